@@ -1,0 +1,55 @@
+"""The prepared dataset: class names, subsets, the validation split and the .npz files between stages."""
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from fashion_mnist.errors import DataError
+from fashion_mnist.files import atomic_path
+
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def balanced_subset(images: np.ndarray, labels: np.ndarray, size: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return a seeded subset of `size` samples with the class proportions of the whole; None keeps all."""
+    if size is None or size >= len(labels):
+        return images, labels
+    kept_images, _, kept_labels, _ = train_test_split(images, labels, train_size=size, stratify=labels, random_state=seed)
+    return kept_images, kept_labels
+
+
+def validation_split(
+    images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Split into (train, validation), seeded and stratified so each class keeps its share in both."""
+    x_train, x_validation, y_train, y_validation = train_test_split(
+        images, labels, test_size=fraction, stratify=labels, random_state=seed
+    )
+    return (x_train, y_train), (x_validation, y_validation)
+
+
+def class_counts(labels: np.ndarray) -> dict[str, int]:
+    """Count the samples of each class, by class name."""
+    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
+    return {name: int(count) for name, count in zip(CLASS_NAMES, counts)}
+
+
+def save_split(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """Write images and labels to a compressed .npz file atomically."""
+    with atomic_path(path) as temporary:
+        np.savez_compressed(temporary, images=images, labels=labels)
+
+
+def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read images and labels written by `save_split`, refusing anything that would need pickle."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            images, labels = arrays["images"], arrays["labels"]
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; run `dvc repro preprocess` first") from None
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"{path}: not a prepared dataset ({error})") from None
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (28, 28, 1) or len(images) != len(labels):
+        raise DataError(f"{path}: expected uint8 images of shape (N, 28, 28, 1) with N labels, got {images.dtype} {images.shape}")
+    return images, labels

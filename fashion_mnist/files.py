@@ -1,0 +1,54 @@
+"""Atomic file writes: a reader sees the old complete file or the new one, never half of one."""
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success move it over `path` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same folder, so the final rename never crosses a file system. The suffixes are kept
+    # because some writers choose the format by them (Keras wants `.keras` or `.weights.h5`).
+    suffix = "".join(path.suffixes)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.removesuffix(suffix)}-", suffix=suffix)
+    os.close(descriptor)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write `data` as indented JSON to `path` atomically."""
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> None:
+    """Write `table` as CSV without its index to `path` atomically."""
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, index=False)
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    """Render `figure` to an image file atomically; the format follows the suffix."""
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)

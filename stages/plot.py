@@ -1,0 +1,17 @@
+"""Stage plot: draw the learning curves of the train stage."""
+
+from fashion_mnist import paths
+from fashion_mnist.figures import learning_curves
+from fashion_mnist.files import save_figure
+from fashion_mnist.history import best_epoch, load_history
+from fashion_mnist.stage import run_stage
+
+
+def main() -> None:
+    history = load_history(paths.TRAIN_HISTORY)
+    save_figure(learning_curves(history, best_epoch=best_epoch(history)), paths.LEARNING_CURVES)
+    print(f"{paths.LEARNING_CURVES}: {len(history)} epochs, best validation accuracy at epoch {best_epoch(history)}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

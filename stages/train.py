@@ -1,0 +1,58 @@
+"""Stage train: fit the blog's CNN on the training split, validating on a held-out stratified part of it."""
+
+import time
+
+from fashion_mnist import paths
+from fashion_mnist.dataset import load_split, validation_split
+from fashion_mnist.files import write_csv, write_json, write_text
+from fashion_mnist.history import summarize_history
+from fashion_mnist.model import build_blog_model, model_summary, save_model
+from fashion_mnist.params import load_params
+from fashion_mnist.stage import run_stage
+from fashion_mnist.training import clear_checkpoint, make_deterministic, train_model
+
+CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
+
+
+def main() -> None:
+    params = load_params(["base", "train"])
+    seed, train = params["base"]["seed"], params["train"]
+    make_deterministic(seed)
+    images, labels = load_split(paths.TRAIN_DATA)
+    (x_train, y_train), (x_validation, y_validation) = validation_split(
+        images, labels, fraction=train["validation_split"], seed=seed
+    )
+    print(f"training on {len(y_train)} images, validating on {len(y_validation)}")
+    model = build_blog_model()
+    summary = model_summary(model)
+    print(summary)
+
+    started = time.perf_counter()
+    history = train_model(
+        model,
+        x_train,
+        y_train,
+        validation_data=(x_validation, y_validation),
+        epochs=train["epochs"],
+        batch_size=train["batch_size"],
+        learning_rate=train["learning_rate"],
+        seed=seed,
+        checkpoint_dir=CHECKPOINT_DIR,
+    )
+    seconds = time.perf_counter() - started
+
+    metrics = {**summarize_history(history), "parameters": model.count_params()}
+    save_model(model, paths.MODEL)
+    write_text(paths.MODEL_SUMMARY, summary)
+    write_csv(paths.TRAIN_HISTORY, history)
+    write_json(paths.TRAIN_METRICS, metrics)
+    write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1)})
+    clear_checkpoint(CHECKPOINT_DIR)
+    print(
+        f"val_accuracy {metrics['val_accuracy']:.4f} after {metrics['epochs']} epochs; "
+        f"best {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; {seconds:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

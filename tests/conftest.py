@@ -1,0 +1,70 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.synthetic import write_dataset
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+# What a fresh clone holds that the pipeline needs: the code, its settings and DVC's own files.
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "fashion_mnist", ".dvc/config", ".dvcignore", ".gitignore"]
+
+QUICK_PARAMS = {"train": {"epochs": 2, "batch_size": 32}, "final": {"epochs": 2}}
+
+
+def environment() -> dict[str, str]:
+    """The current environment with this interpreter's folder first on PATH, so stages run with it."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def run(command: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command the way a user would in the project folder, capturing its output."""
+    result = subprocess.run(command, cwd=cwd, env=environment(), capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def set_params(project: Path, changes: dict) -> None:
+    """Merge `changes` (section to keys) into the project's params.yaml."""
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for section, values in changes.items():
+        params[section].update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A folder of synthetic Fashion-MNIST files and their checksums."""
+    folder = tmp_path / "mirror"
+    return folder, write_dataset(folder)
+
+
+def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, str]) -> Path:
+    """Copy the project into a new git repository whose download stage reads the synthetic mirror."""
+    destination.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = REPOSITORY / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    set_params(destination, {"download": {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums}, **QUICK_PARAMS})
+    run(["git", "init", "-q", "-b", "main"], destination)
+    run(["git", "config", "user.email", "tests@example.com"], destination)
+    run(["git", "config", "user.name", "tests"], destination)
+    run(["git", "add", "-A"], destination)
+    run(["git", "commit", "-q", "-m", "project"], destination)
+    return destination
+
+
+@pytest.fixture
+def project(tmp_path: Path, mirror: tuple[Path, dict[str, str]]) -> Path:
+    """The project in a temporary git repository, set up for a quick run on synthetic data."""
+    return make_project(tmp_path / "project", *mirror)

@@ -1,0 +1,58 @@
+"""The whole pipeline, run by `dvc repro` on tiny synthetic data."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from fashion_mnist.dataset import CLASS_NAMES
+from tests.conftest import REPOSITORY, run
+
+pytestmark = pytest.mark.slow
+
+
+def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
+    result = run(["dvc", "repro"], project)
+    for stage in ["download", "preprocess", "train", "plot", "final-evaluate"]:
+        assert f"Running stage '{stage}'" in result.stdout
+
+    assert sorted(path.name for path in (project / "data/raw").iterdir()) == sorted(
+        ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    )
+    data = json.loads((project / "reports/data.json").read_text())
+    assert data == {"train": dict.fromkeys(CLASS_NAMES, 20), "test": dict.fromkeys(CLASS_NAMES, 5)}
+
+    metrics = json.loads((project / "reports/train/metrics.json").read_text())
+    assert set(metrics) == {"val_accuracy", "val_loss", "best_val_accuracy", "best_epoch", "epochs", "parameters"}
+    assert metrics["epochs"] == 2 and metrics["parameters"] == 507_530
+    assert "train_seconds" in json.loads((project / "reports/train/timing.json").read_text())
+    history = pd.read_csv(project / "reports/train/history.csv")
+    assert list(history.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert history["epoch"].tolist() == [1, 2]
+    assert "507,530" in (project / "reports/train/model_summary.txt").read_text()
+    assert (project / "reports/train/learning_curves.png").read_bytes().startswith(b"\x89PNG")
+
+    final = json.loads((project / "reports/final/metrics.json").read_text())
+    assert {"test_accuracy", "test_loss", "per_class"} <= set(final)
+    assert set(final["per_class"]) == set(CLASS_NAMES)
+    assert all(set(scores) == {"precision", "recall", "f1", "support"} for scores in final["per_class"].values())
+    confusion = pd.read_csv(project / "reports/final/confusion.csv")
+    assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 50
+    assert (confusion["actual"] == confusion["predicted"]).mean() == pytest.approx(final["test_accuracy"])
+    assert (project / "reports/final/confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
+    assert (project / "models/model.keras").is_file() and (project / "models/final.keras").is_file()
+    assert not (project / ".checkpoints/train").exists(), "a finished run must clear its resume state"
+
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    assert shown  # DVC reads the declared metric files
+    again = run(["dvc", "repro"], project)
+    assert "Running stage" not in again.stdout
+    assert "Data and pipelines are up to date." in again.stdout
+
+
+def test_only_final_evaluate_depends_on_the_test_set():
+    stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
+    readers = sorted(name for name, stage in stages.items() if any("test.npz" in str(dependency) for dependency in stage.get("deps", [])))
+    assert readers == ["final-evaluate"]
