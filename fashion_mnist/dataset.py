@@ -11,11 +11,15 @@ from fashion_mnist.files import atomic_path
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-def balanced_subset(images: np.ndarray, labels: np.ndarray, size: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def balanced_subset(
+    images: np.ndarray, labels: np.ndarray, size: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Return a seeded subset of `size` samples with the class proportions of the whole; None keeps all."""
     if size is None or size >= len(labels):
         return images, labels
-    kept_images, _, kept_labels, _ = train_test_split(images, labels, train_size=size, stratify=labels, random_state=seed)
+    kept_images, _, kept_labels, _ = train_test_split(
+        images, labels, train_size=size, stratify=labels, random_state=seed
+    )
     return kept_images, kept_labels
 
 
@@ -32,7 +36,7 @@ def validation_split(
 def class_counts(labels: np.ndarray) -> dict[str, int]:
     """Count the samples of each class, by class name."""
     counts = np.bincount(labels, minlength=len(CLASS_NAMES))
-    return {name: int(count) for name, count in zip(CLASS_NAMES, counts)}
+    return {name: int(count) for name, count in zip(CLASS_NAMES, counts, strict=True)}
 
 
 def save_split(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
@@ -51,5 +55,7 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, ValueError, KeyError) as error:
         raise DataError(f"{path}: not a prepared dataset ({error})") from None
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (28, 28, 1) or len(images) != len(labels):
-        raise DataError(f"{path}: expected uint8 images of shape (N, 28, 28, 1) with N labels, got {images.dtype} {images.shape}")
+        raise DataError(
+            f"{path}: expected uint8 images of shape (N, 28, 28, 1) with N labels, got {images.dtype} {images.shape}"
+        )
     return images, labels

@@ -38,14 +38,21 @@ def fetch_url(url: str, destination: Path, timeout_seconds: float) -> None:
     """Copy `url` to `destination` with a progress bar; `timeout_seconds` bounds connecting and each read."""
     with _OPENER.open(url, timeout=timeout_seconds) as response, open(destination, "wb") as output:
         size = response.headers.get("Content-Length")
-        with tqdm(total=int(size) if size else None, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False) as progress:
+        with tqdm(
+            total=int(size) if size else None, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False
+        ) as progress:
             while chunk := response.read(1 << 16):
                 output.write(chunk)
                 progress.update(len(chunk))
 
 
 def download_file(
-    name: str, sha256: str, mirrors: list[str], destination_dir: Path, timeout_seconds: float, unreachable: dict[str, str]
+    name: str,
+    sha256: str,
+    mirrors: list[str],
+    destination_dir: Path,
+    timeout_seconds: float,
+    unreachable: dict[str, str],
 ) -> str:
     """Download `name` from the first mirror whose copy has the expected content; return that mirror.
 
@@ -79,13 +86,15 @@ def download_file(
             failures.append(f"  {url}: {error}")
     raise DownloadError(
         f"no mirror delivered {name}:\n" + "\n".join(failures) + "\n"
-        "Fix: connect to the internet, or install the offline copy "
-        "(`apt-get install dataset-fashion-mnist`; download.mirrors lists it as file:///usr/share/datasets/fashion-mnist/), "
+        "Fix: connect to the internet, or install the offline copy with `apt-get install dataset-fashion-mnist` "
+        "(download.mirrors lists it as file:///usr/share/datasets/fashion-mnist/), "
         "or point download.mirrors in params.yaml at a folder or server that holds the files."
     )
 
 
-def download_all(files: dict[str, str], mirrors: list[str], destination_dir: Path, timeout_seconds: float) -> dict[str, str]:
+def download_all(
+    files: dict[str, str], mirrors: list[str], destination_dir: Path, timeout_seconds: float
+) -> dict[str, str]:
     """Download every file of `files` (name to SHA-256) into `destination_dir`; return which mirror served each."""
     unreachable: dict[str, str] = {}
     return {

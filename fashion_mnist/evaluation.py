@@ -19,7 +19,12 @@ def per_class_scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, dic
         labels, predicted, labels=range(len(CLASS_NAMES)), zero_division=0
     )
     return {
-        name: {"precision": float(precision[index]), "recall": float(recall[index]), "f1": float(f1[index]), "support": int(support[index])}
+        name: {
+            "precision": float(precision[index]),
+            "recall": float(recall[index]),
+            "f1": float(f1[index]),
+            "support": int(support[index]),
+        }
         for index, name in enumerate(CLASS_NAMES)
     }
 

@@ -11,7 +11,7 @@ from fashion_mnist.dataset import CLASS_NAMES
 def learning_curves(history: pd.DataFrame, best_epoch: int) -> Figure:
     """Accuracy and loss per epoch, training against validation, with the best validation epoch marked."""
     figure = Figure(figsize=(11, 4.5), layout="constrained")
-    for axes, metric in zip(figure.subplots(1, 2), ("accuracy", "loss")):
+    for axes, metric in zip(figure.subplots(1, 2), ("accuracy", "loss"), strict=True):
         axes.plot(history["epoch"], history[metric], marker=".", label="training")
         axes.plot(history["epoch"], history[f"val_{metric}"], marker=".", label="validation")
         axes.axvline(best_epoch, color="grey", linestyle="--", label=f"best validation accuracy (epoch {best_epoch})")
@@ -27,7 +27,13 @@ def confusion_matrix_figure(labels: np.ndarray, predicted: np.ndarray) -> Figure
     figure = Figure(figsize=(9, 8), layout="constrained")
     axes = figure.subplots()
     ConfusionMatrixDisplay.from_predictions(
-        labels, predicted, labels=range(len(CLASS_NAMES)), display_labels=CLASS_NAMES, ax=axes, colorbar=False, xticks_rotation=45
+        labels,
+        predicted,
+        labels=range(len(CLASS_NAMES)),
+        display_labels=CLASS_NAMES,
+        ax=axes,
+        colorbar=False,
+        xticks_rotation=45,
     )
     axes.set_title("Confusion matrix on the test set")
     return figure

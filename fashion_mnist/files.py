@@ -19,7 +19,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     # Same folder, so the final rename never crosses a file system. The suffixes are kept
     # because some writers choose the format by them (Keras wants `.keras` or `.weights.h5`).
     suffix = "".join(path.suffixes)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.removesuffix(suffix)}-", suffix=suffix)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name.removesuffix(suffix)}-", suffix=suffix
+    )
     os.close(descriptor)
     temporary = Path(temporary)
     try:

@@ -37,5 +37,7 @@ def load_history(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a CSV history ({error})") from None
     missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
     if missing or history.empty:
-        raise DataError(f"{path}: expected columns {', '.join(HISTORY_COLUMNS)} and at least one row, missing {missing or 'rows'}")
+        raise DataError(
+            f"{path}: expected columns {', '.join(HISTORY_COLUMNS)} and at least one row, missing {missing or 'rows'}"
+        )
     return history

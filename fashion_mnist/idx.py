@@ -44,7 +44,9 @@ def parse_images(path: Path, content: bytes) -> np.ndarray:
         raise DataError(f"{path}: images are {rows}x{columns}, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
     pixels = np.frombuffer(content, dtype=np.uint8, offset=16)
     if pixels.size != count * rows * columns:
-        raise DataError(f"{path}: header says {count} images ({count * rows * columns} pixels), file holds {pixels.size} pixels")
+        raise DataError(
+            f"{path}: header says {count} images ({count * rows * columns} pixels), file holds {pixels.size} pixels"
+        )
     return pixels.reshape(count, rows, columns, 1)
 
 

@@ -47,7 +47,9 @@ def positive_number() -> Rule:
 
 def url_list() -> Rule:
     return Rule(
-        lambda value: isinstance(value, list) and len(value) > 0 and all(isinstance(url, str) and "://" in url for url in value),
+        lambda value: (
+            isinstance(value, list) and len(value) > 0 and all(isinstance(url, str) and "://" in url for url in value)
+        ),
         "a non-empty list of base URLs (http://, https:// or file://)",
     )
 
@@ -55,9 +57,14 @@ def url_list() -> Rule:
 def checksum_map() -> Rule:
     sha256 = re.compile(r"[0-9a-f]{64}")
     return Rule(
-        lambda value: isinstance(value, dict)
-        and len(value) > 0
-        and all(isinstance(name, str) and isinstance(digest, str) and sha256.fullmatch(digest) for name, digest in value.items()),
+        lambda value: (
+            isinstance(value, dict)
+            and len(value) > 0
+            and all(
+                isinstance(name, str) and isinstance(digest, str) and sha256.fullmatch(digest)
+                for name, digest in value.items()
+            )
+        ),
         "a mapping of file name to the SHA-256 (64 lowercase hex digits) of its decompressed content",
     )
 
@@ -88,7 +95,9 @@ def load_params(sections: Iterable[str], path: Path = PARAMS_FILE) -> dict[str, 
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(document, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections ({', '.join(SCHEMA)}), got {type(document).__name__}")
+        raise ParamsError(
+            f"{path}: expected a mapping of sections ({', '.join(SCHEMA)}), got {type(document).__name__}"
+        )
     unknown_sections = sorted(set(document) - set(SCHEMA))
     if unknown_sections:
         raise ParamsError(f"{path}: unknown section {unknown_sections[0]!r}; expected one of {', '.join(SCHEMA)}")

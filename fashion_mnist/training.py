@@ -33,7 +33,9 @@ def shuffled_batches(
     the same way, which makes a resumed run identical to an uninterrupted one.
     """
     epoch_orders = [
-        tf.data.Dataset.from_tensor_slices(np.random.default_rng([seed, epoch]).permutation(len(labels))).batch(batch_size)
+        tf.data.Dataset.from_tensor_slices(np.random.default_rng([seed, epoch]).permutation(len(labels))).batch(
+            batch_size
+        )
         for epoch in range(first_epoch, epochs)
     ]
     indices = epoch_orders[0]
@@ -55,11 +57,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.directory, self.fingerprint, self.history = Path(directory), fingerprint, history
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.history.append({"epoch": epoch + 1, **{name: float(value) for name, value in sorted((logs or {}).items())}})
+        self.history.append(
+            {"epoch": epoch + 1, **{name: float(value) for name, value in sorted((logs or {}).items())}}
+        )
         weights = self.directory / f"epoch-{epoch + 1:04d}.weights.h5"
         with atomic_path(weights) as temporary:
             self.model.save_weights(temporary)
-        write_json(self.directory / STATE_FILE, {"fingerprint": self.fingerprint, "epoch": epoch + 1, "weights": weights.name, "history": self.history})
+        write_json(
+            self.directory / STATE_FILE,
+            {"fingerprint": self.fingerprint, "epoch": epoch + 1, "weights": weights.name, "history": self.history},
+        )
         for old in self.directory.glob("epoch-*.weights.h5"):
             if old != weights:
                 old.unlink()
@@ -76,7 +83,10 @@ def fingerprint(**settings) -> str:
 
 def architecture(model: keras.Model) -> list:
     """The layers' types and settings, without the names Keras numbers anew for every model built."""
-    return [[type(layer).__name__, {key: value for key, value in layer.get_config().items() if key != "name"}] for layer in model.layers]
+    return [
+        [type(layer).__name__, {key: value for key, value in layer.get_config().items() if key != "name"}]
+        for layer in model.layers
+    ]
 
 
 def restore(model: keras.Model, directory: Path, expected_fingerprint: str) -> tuple[int, list[dict]]:

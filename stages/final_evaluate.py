@@ -44,7 +44,11 @@ def main() -> None:
 
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=train["batch_size"], verbose=0)
     predicted = predict_classes(model, x_test, batch_size=train["batch_size"])
-    metrics = {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss), "per_class": per_class_scores(y_test, predicted)}
+    metrics = {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "per_class": per_class_scores(y_test, predicted),
+    }
     save_model(model, paths.FINAL_MODEL)
     write_csv(paths.FINAL_HISTORY, history)
     write_json(paths.FINAL_METRICS, metrics)

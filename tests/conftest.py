@@ -55,7 +55,9 @@ def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, st
         elif source.exists():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
-    set_params(destination, {"download": {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums}, **QUICK_PARAMS})
+    set_params(
+        destination, {"download": {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums}, **QUICK_PARAMS}
+    )
     run(["git", "init", "-q", "-b", "main"], destination)
     run(["git", "config", "user.email", "tests@example.com"], destination)
     run(["git", "config", "user.name", "tests"], destination)

@@ -19,7 +19,12 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
         assert f"Running stage '{stage}'" in result.stdout
 
     assert sorted(path.name for path in (project / "data/raw").iterdir()) == sorted(
-        ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+        [
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ]
     )
     data = json.loads((project / "reports/data.json").read_text())
     assert data == {"train": dict.fromkeys(CLASS_NAMES, 20), "test": dict.fromkeys(CLASS_NAMES, 5)}
@@ -54,5 +59,9 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
 
 def test_only_final_evaluate_depends_on_the_test_set():
     stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
-    readers = sorted(name for name, stage in stages.items() if any("test.npz" in str(dependency) for dependency in stage.get("deps", [])))
+    readers = sorted(
+        name
+        for name, stage in stages.items()
+        if any("test.npz" in str(dependency) for dependency in stage.get("deps", []))
+    )
     assert readers == ["final-evaluate"]
