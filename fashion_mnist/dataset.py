@@ -1,5 +1,6 @@
 """The prepared dataset: class names, subsets, the validation split and the .npz files between stages."""
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
             images, labels = arrays["images"], arrays["labels"]
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; run `dvc repro preprocess` first") from None
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a prepared dataset ({error})") from None
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (28, 28, 1) or len(images) != len(labels):
         raise DataError(

@@ -93,7 +93,10 @@ def load_params(sections: Iterable[str], path: Path = PARAMS_FILE) -> dict[str, 
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ParamsError(f"{path}: not valid YAML ({error})") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ParamsError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(document, dict):
         raise ParamsError(
             f"{path}: expected a mapping of sections ({', '.join(SCHEMA)}), got {type(document).__name__}"

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,3 +71,14 @@ def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, st
 def project(tmp_path: Path, mirror: tuple[Path, dict[str, str]]) -> Path:
     """The project in a temporary git repository, set up for a quick run on synthetic data."""
     return make_project(tmp_path / "project", *mirror)
+
+
+def commit(project: Path, message: str) -> None:
+    """Commit everything in the project, as a user does after `dvc repro` (dvc.lock and the git-tracked reports)."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-q", "-m", message], project)
+
+
+def stages_run(output: str) -> list[str]:
+    """The stages that DVC's output says it ran, in order."""
+    return re.findall(r"^Running stage '([^']+)'", output, flags=re.MULTILINE)

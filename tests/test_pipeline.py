@@ -50,8 +50,15 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     assert (project / "models/model.keras").is_file() and (project / "models/final.keras").is_file()
     assert not (project / ".checkpoints/train").exists(), "a finished run must clear its resume state"
 
+    # Every stage is in DVC's run-cache, so `dvc repro` and `dvc repro --pull` can restore it untrained.
+    assert len(list((project / ".dvc/cache/runs").glob("*/*/*"))) == 5
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
-    assert shown  # DVC reads the declared metric files
+    metrics_shown = shown[""]["data"]
+    assert metrics_shown["reports/final/metrics.json"]["data"]["test_accuracy"] == final["test_accuracy"]
+    assert metrics_shown["reports/train/metrics.json"]["data"] == metrics
+    rendered = project / "plots"
+    run(["dvc", "plots", "show", "-o", str(rendered)], project)
+    assert (rendered / "index.html").is_file()
     again = run(["dvc", "repro"], project)
     assert "Running stage" not in again.stdout
     assert "Data and pipelines are up to date." in again.stdout

@@ -1,0 +1,79 @@
+"""Subsets, the validation split and the .npz files between stages."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashion_mnist.dataset import CLASS_NAMES, balanced_subset, class_counts, load_split, save_split, validation_split
+from fashion_mnist.errors import DataError
+from tests.synthetic import balanced_labels, make_images
+
+
+@pytest.fixture
+def data() -> tuple[np.ndarray, np.ndarray]:
+    labels = balanced_labels(20, seed=0)
+    return make_images(labels, seed=1), labels
+
+
+def test_a_subset_keeps_every_class_equally_and_is_seeded(data):
+    images, labels = data
+    subset_images, subset_labels = balanced_subset(images, labels, size=50, seed=3)
+    assert set(class_counts(subset_labels).values()) == {5}
+    again_images, _ = balanced_subset(images, labels, size=50, seed=3)
+    np.testing.assert_array_equal(subset_images, again_images)
+    other_images, _ = balanced_subset(images, labels, size=50, seed=4)
+    assert not np.array_equal(subset_images, other_images)
+
+
+@pytest.mark.parametrize("size", [None, 200, 1000])
+def test_no_subset_when_the_cap_is_null_or_not_below_the_total(data, size):
+    images, labels = data
+    kept_images, kept_labels = balanced_subset(images, labels, size=size, seed=0)
+    assert kept_images is images and kept_labels is labels
+
+
+def test_the_validation_split_is_stratified_seeded_and_disjoint(data):
+    images, labels = data
+    (x_train, y_train), (x_validation, y_validation) = validation_split(images, labels, fraction=0.2, seed=0)
+    assert len(y_train) == 160 and len(y_validation) == 40
+    assert set(class_counts(y_validation).values()) == {4}
+    assert set(class_counts(y_train).values()) == {16}
+    # Unlike Keras's validation_split, it is not simply the last 20%.
+    assert not np.array_equal(x_validation, images[-40:])
+    train_rows = {image.tobytes() for image in x_train}
+    assert not any(image.tobytes() in train_rows for image in x_validation)
+    (_, _), (again, _) = validation_split(images, labels, fraction=0.2, seed=0)
+    np.testing.assert_array_equal(x_validation, again)
+
+
+def test_class_counts_name_every_class():
+    counts = class_counts(np.array([0, 0, 9], dtype=np.uint8))
+    assert list(counts) == list(CLASS_NAMES)
+    assert counts["T-shirt/top"] == 2 and counts["Ankle boot"] == 1 and counts["Bag"] == 0
+
+
+def test_a_split_round_trips_through_npz(data, tmp_path: Path):
+    images, labels = data
+    save_split(tmp_path / "train.npz", images=images, labels=labels)
+    loaded_images, loaded_labels = load_split(tmp_path / "train.npz")
+    np.testing.assert_array_equal(loaded_images, images)
+    np.testing.assert_array_equal(loaded_labels, labels)
+    assert [path.name for path in tmp_path.iterdir()] == ["train.npz"]
+
+
+def test_a_missing_split_says_which_stage_makes_it(tmp_path: Path):
+    with pytest.raises(DataError, match=r"train\.npz: file not found; run `dvc repro preprocess` first"):
+        load_split(tmp_path / "train.npz")
+
+
+def test_a_corrupt_split_is_named(tmp_path: Path):
+    (tmp_path / "train.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError, match=r"train\.npz: not a prepared dataset"):
+        load_split(tmp_path / "train.npz")
+
+
+def test_a_split_with_the_wrong_shape_is_named(tmp_path: Path):
+    np.savez(tmp_path / "train.npz", images=np.zeros((3, 28, 28), dtype=np.uint8), labels=np.zeros(3, dtype=np.uint8))
+    with pytest.raises(DataError, match=r"expected uint8 images of shape \(N, 28, 28, 1\)"):
+        load_split(tmp_path / "train.npz")

@@ -1,0 +1,57 @@
+"""Scores and figures of a trained classifier, checked against hand-counted examples."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fashion_mnist.dataset import CLASS_NAMES
+from fashion_mnist.evaluation import confusion_rows, per_class_scores
+from fashion_mnist.figures import confusion_matrix_figure, learning_curves
+from tests.test_history import HISTORY
+
+LABELS = np.array([0, 0, 0, 1, 1, 9])
+PREDICTED = np.array([0, 0, 1, 1, 1, 0])
+
+
+def test_per_class_scores_match_a_hand_count():
+    scores = per_class_scores(LABELS, PREDICTED)
+    assert list(scores) == list(CLASS_NAMES)
+    # T-shirt/top: predicted 3 times, 2 right; 3 actual, 2 found.
+    assert scores["T-shirt/top"]["precision"] == pytest.approx(2 / 3)
+    assert scores["T-shirt/top"]["recall"] == pytest.approx(2 / 3)
+    # Trouser: predicted 3 times, 2 right; 2 actual, both found.
+    assert scores["Trouser"]["precision"] == pytest.approx(2 / 3)
+    assert scores["Trouser"]["recall"] == 1.0
+    assert scores["Trouser"]["f1"] == pytest.approx(0.8)
+    assert scores["Ankle boot"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert scores["Bag"]["support"] == 0
+
+
+def test_confusion_rows_name_the_classes():
+    rows = confusion_rows(LABELS, PREDICTED)
+    assert list(rows.columns) == ["actual", "predicted"]
+    assert rows.iloc[2].tolist() == ["T-shirt/top", "Trouser"]
+    assert rows.iloc[5].tolist() == ["Ankle boot", "T-shirt/top"]
+
+
+def test_learning_curves_show_both_metrics_for_both_sets_and_the_best_epoch():
+    figure = learning_curves(HISTORY, best_epoch=2)
+    accuracy, loss = figure.axes
+    for axes, metric in [(accuracy, "accuracy"), (loss, "loss")]:
+        assert axes.get_xlabel() == "epoch" and axes.get_ylabel() == metric
+        labels = [text.get_text() for text in axes.get_legend().get_texts()]
+        assert labels == ["training", "validation", "best validation accuracy (epoch 2)"]
+        training, validation, best = axes.get_lines()
+        assert training.get_ydata().tolist() == HISTORY[metric].tolist()
+        assert validation.get_ydata().tolist() == HISTORY[f"val_{metric}"].tolist()
+        assert list(best.get_xdata()) == [2, 2]
+
+
+def test_the_confusion_matrix_figure_counts_and_names_the_classes():
+    figure = confusion_matrix_figure(LABELS, PREDICTED)
+    (axes,) = figure.axes
+    assert [label.get_text() for label in axes.get_xticklabels()] == list(CLASS_NAMES)
+    assert [label.get_text() for label in axes.get_yticklabels()] == list(CLASS_NAMES)
+    counts = pd.DataFrame({"actual": LABELS, "predicted": PREDICTED}).value_counts()
+    cells = {text.get_text() for text in axes.texts}
+    assert str(counts[(0, 0)]) in cells and str(counts[(1, 1)]) in cells

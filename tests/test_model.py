@@ -1,0 +1,63 @@
+"""The blog's architecture, and saving and loading models safely."""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashion_mnist.errors import DataError
+from fashion_mnist.model import build_blog_model, load_model, model_summary, save_model
+
+
+def test_the_blog_model_has_the_blog_layers_and_507530_parameters():
+    model = build_blog_model()
+    assert model.count_params() == 507_530
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Rescaling",
+        "Conv2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dense",
+        "Dense",
+    ]
+    probabilities = model.predict(np.zeros((2, 28, 28, 1), dtype=np.uint8), verbose=0)
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_the_summary_lists_every_layer_and_the_total():
+    summary = model_summary(build_blog_model())
+    assert "Total params: 507,530" in summary
+    assert summary.count("Conv2D") == 2 and summary.count("Dense") == 3
+
+
+def test_a_saved_model_loads_with_the_same_weights(tmp_path: Path):
+    model = build_blog_model()
+    save_model(model, tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras")
+    for saved, restored in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, restored)
+    assert [path.name for path in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_a_corrupt_model_file_is_named(tmp_path: Path):
+    save_model(build_blog_model(), tmp_path / "model.keras")
+    content = (tmp_path / "model.keras").read_bytes()
+    (tmp_path / "model.keras").write_bytes(content[: len(content) // 2])
+    with pytest.raises(DataError, match=r"model\.keras: not a readable Keras model"):
+        load_model(tmp_path / "model.keras")
+
+
+def test_a_file_that_is_not_a_model_is_named(tmp_path: Path):
+    with zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    with pytest.raises(DataError, match=r"model\.keras: not a readable Keras model"):
+        load_model(tmp_path / "model.keras")
+
+
+def test_a_missing_model_file_is_named(tmp_path: Path):
+    with pytest.raises(DataError, match=r"model\.keras: model file not found"):
+        load_model(tmp_path / "model.keras")

@@ -1,0 +1,127 @@
+"""Bad input stops a stage with exit status 1 and one line naming the file or key; good outputs survive."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import make_project, run
+from tests.synthetic import write_dataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A project on which `dvc repro` has run once, so every output exists."""
+    root = tmp_path_factory.mktemp("built")
+    checksums = write_dataset(root / "mirror")
+    project = make_project(root / "project", root / "mirror", checksums)
+    run(["dvc", "repro"], project)
+    return project
+
+
+@pytest.fixture
+def project(built: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "project"
+    shutil.copytree(built, copy, symlinks=True)
+    return copy
+
+
+def run_stage(project: Path, module: str):
+    return run([sys.executable, "-m", f"stages.{module}"], project, check=False)
+
+
+def edit_params(project: Path, section: str, key: str, value) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params[section][key] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def assert_fails_cleanly(result, message: str) -> None:
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {message}"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def snapshot(project: Path, *paths: str) -> dict[str, bytes]:
+    return {path: (project / path).read_bytes() for path in paths}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("epoch", 3, "params.yaml: unknown key train.epoch"),
+        ("epochs", -1, "params.yaml: train.epochs must be an integer >= 1, got -1"),
+        ("validation_split", 1.5, "params.yaml: train.validation_split must be a number strictly between 0 and 1"),
+        ("batch_size", "big", "params.yaml: train.batch_size must be an integer >= 1, got 'big'"),
+    ],
+)
+def test_bad_train_params_stop_train_and_keep_the_model(project: Path, key, value, message):
+    before = snapshot(project, "models/model.keras", "reports/train/metrics.json")
+    edit_params(project, "train", key, value)
+    assert_fails_cleanly(run_stage(project, "train"), message)
+    assert snapshot(project, *before) == before
+
+
+def test_a_missing_params_file_is_named(project: Path):
+    (project / "params.yaml").unlink()
+    assert_fails_cleanly(run_stage(project, "preprocess"), "params.yaml: file not found")
+
+
+def test_a_params_file_that_is_not_yaml_is_named(project: Path):
+    (project / "params.yaml").write_text("base: {seed: 42\n")
+    assert_fails_cleanly(run_stage(project, "final_evaluate"), "params.yaml: not valid YAML")
+
+
+def test_a_truncated_raw_file_stops_preprocess_and_keeps_the_prepared_data(project: Path):
+    before = snapshot(project, "data/prepared/train.npz", "data/prepared/test.npz", "reports/data.json")
+    raw = project / "data/raw/train-images-idx3-ubyte.gz"
+    content = raw.read_bytes()
+    raw.unlink()  # DVC links cached files read-only; replace, do not write through.
+    raw.write_bytes(content[: len(content) // 2])
+    assert_fails_cleanly(run_stage(project, "preprocess"), f"{Path('data/raw/train-images-idx3-ubyte.gz')}: truncated")
+    assert snapshot(project, *before) == before
+
+
+def test_no_reachable_mirror_stops_download_and_keeps_the_raw_files(project: Path):
+    before = snapshot(project, *(f"data/raw/{path.name}" for path in (project / "data/raw").iterdir()))
+    edit_params(project, "download", "mirrors", ["http://127.0.0.1:9/", (project / "nowhere").as_uri() + "/"])
+    result = run_stage(project, "download")
+    assert result.returncode == 1
+    assert "error: no mirror delivered train-images-idx3-ubyte.gz" in result.stderr
+    assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz: [Errno 111] Connection refused" in result.stderr
+    assert "nowhere/train-images-idx3-ubyte.gz: [Errno 2] No such file or directory" in result.stderr
+    assert snapshot(project, *before) == before
+
+
+def test_a_corrupt_history_stops_plot_and_keeps_the_picture(project: Path):
+    before = snapshot(project, "reports/train/learning_curves.png")
+    (project / "reports/train/history.csv").write_text("epoch,accuracy\n1,0.5\n")
+    assert_fails_cleanly(run_stage(project, "plot"), f"{Path('reports/train/history.csv')}: expected columns")
+    assert snapshot(project, *before) == before
+
+
+def test_a_missing_prepared_split_says_what_to_run(project: Path):
+    (project / "data/prepared/test.npz").unlink()
+    assert_fails_cleanly(run_stage(project, "final_evaluate"), f"{Path('data/prepared/test.npz')}: file not found")
+
+
+def test_after_a_failed_dvc_repro_dvc_restores_every_output_without_training(project: Path):
+    before = snapshot(project, "models/model.keras", "reports/train/metrics.json", "reports/train/history.csv")
+    edit_params(project, "train", "learning_rate", -0.1)
+    result = run(["dvc", "repro"], project, check=False)
+    assert result.returncode != 0
+    assert "error: params.yaml: train.learning_rate must be a number > 0, got -0.1" in result.stderr
+    edit_params(project, "train", "learning_rate", 0.001)
+    # DVC removed the stage's outputs before running it: the cached model comes back with
+    # `dvc checkout`, and the uncached reports from DVC's run-cache, without training again.
+    run(["dvc", "checkout"], project)
+    assert (project / "models/model.keras").read_bytes() == before["models/model.keras"]
+    again = run(["dvc", "repro"], project)
+    assert "Stage 'train' is cached - skipping run, checking out outputs" in again.stdout
+    assert "Running stage 'train'" not in again.stdout
+    assert snapshot(project, *before) == before
