@@ -46,8 +46,8 @@ def mirror(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return folder, write_dataset(folder)
 
 
-def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, str]) -> Path:
-    """Copy the project into a new git repository whose download stage reads the synthetic mirror."""
+def copy_project(destination: Path) -> Path:
+    """Copy the project, as a fresh clone holds it, into a new git repository with the shipped params."""
     destination.mkdir(parents=True)
     for name in PROJECT_FILES:
         source = REPOSITORY / name
@@ -56,14 +56,18 @@ def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, st
         elif source.exists():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
-    set_params(
-        destination, {"download": {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums}, **QUICK_PARAMS}
-    )
     run(["git", "init", "-q", "-b", "main"], destination)
     run(["git", "config", "user.email", "tests@example.com"], destination)
     run(["git", "config", "user.name", "tests"], destination)
-    run(["git", "add", "-A"], destination)
-    run(["git", "commit", "-q", "-m", "project"], destination)
+    return destination
+
+
+def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, str]) -> Path:
+    """Copy the project into a new git repository whose download stage reads the synthetic mirror."""
+    copy_project(destination)
+    download = {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums}
+    set_params(destination, {"download": download, **QUICK_PARAMS})
+    commit(destination, "project")
     return destination
 
 

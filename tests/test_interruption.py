@@ -44,7 +44,9 @@ def copy_of(project: Path, destination: Path) -> Path:
 def kill_after_checkpoint(project: Path, module: str, stage: str) -> int:
     """Start a stage, SIGKILL it once an epoch is checkpointed; return the epochs it had saved."""
     state = project / ".checkpoints" / stage / "state.json"
-    process = subprocess.Popen([sys.executable, "-m", module], cwd=project, env=environment(), stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", module], cwd=project, env=environment(), stdout=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while not state.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -70,7 +72,9 @@ def test_a_killed_stage_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(p
     history = (interrupted / reports / "history.csv").read_text()
     assert [line.split(",")[0] for line in history.splitlines()[1:]] == ["1", "2", "3", "4"]
     assert history == (uninterrupted / reports / "history.csv").read_text()
-    assert (interrupted / reports / "metrics.json").read_bytes() == (uninterrupted / reports / "metrics.json").read_bytes()
+    assert (interrupted / reports / "metrics.json").read_bytes() == (
+        uninterrupted / reports / "metrics.json"
+    ).read_bytes()
     assert not (interrupted / ".checkpoints" / stage).exists(), "a finished run clears its resume state"
 
 
@@ -85,8 +89,9 @@ def test_changed_params_start_fresh_instead_of_resuming(prepared: Path, tmp_path
 
 def die_while_writing(project: Path, patch: str, module: str) -> None:
     """Run a stage whose writer, patched, writes half its file and then SIGKILLs its own process."""
-    script = textwrap.dedent(
-        """
+    script = (
+        textwrap.dedent(
+            """
         import io, os, signal, runpy
 
         def die_halfway(temporary, data: bytes):
@@ -95,7 +100,10 @@ def die_while_writing(project: Path, patch: str, module: str) -> None:
                 output.flush()
             os.kill(os.getpid(), signal.SIGKILL)
         """
-    ) + textwrap.dedent(patch) + f"\nrunpy.run_module({module!r}, run_name='__main__')\n"
+        )
+        + textwrap.dedent(patch)
+        + f"\nrunpy.run_module({module!r}, run_name='__main__')\n"
+    )
     result = subprocess.run([sys.executable, "-c", script], cwd=project, env=environment(), capture_output=True)
     assert result.returncode == -signal.SIGKILL, result.stderr.decode()
 
@@ -142,7 +150,9 @@ def readable(path: Path) -> bool:
 
 @pytest.mark.parametrize("output", WRITERS)
 @pytest.mark.parametrize("existed", [True, False], ids=["over-an-old-file", "no-old-file"])
-def test_a_stage_killed_mid_write_leaves_the_old_file_or_none(prepared: Path, tmp_path: Path, output: str, existed: bool):
+def test_a_stage_killed_mid_write_leaves_the_old_file_or_none(
+    prepared: Path, tmp_path: Path, output: str, existed: bool
+):
     module, patch = WRITERS[output]
     project = copy_of(prepared, tmp_path / "project")
     set_params(project, {"train": {"epochs": 1, "batch_size": 64}})
