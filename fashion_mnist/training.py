@@ -1,5 +1,6 @@
 """Deterministic, resumable training with Keras's `fit`."""
 
+import functools
 import hashlib
 import json
 import math
@@ -32,15 +33,12 @@ def shuffled_batches(
     run would see other batches than one that never stopped. Here epoch k is always shuffled
     the same way, which makes a resumed run identical to an uninterrupted one.
     """
-    epoch_orders = [
-        tf.data.Dataset.from_tensor_slices(np.random.default_rng([seed, epoch]).permutation(len(labels))).batch(
-            batch_size
-        )
-        for epoch in range(first_epoch, epochs)
-    ]
-    indices = epoch_orders[0]
-    for order in epoch_orders[1:]:
-        indices = indices.concatenate(order)
+
+    def one_epoch(epoch: int) -> tf.data.Dataset:
+        order = np.random.default_rng([seed, epoch]).permutation(len(labels))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    indices = functools.reduce(tf.data.Dataset.concatenate, map(one_epoch, range(first_epoch, epochs)))
     images, labels = tf.constant(images), tf.constant(labels)
     return indices.map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch))).prefetch(tf.data.AUTOTUNE)
 
