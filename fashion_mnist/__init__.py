@@ -2,5 +2,5 @@
 
 import os
 
-# TensorFlow's C++ start-up notices (CPU features, oneDNN) bury the training log; warnings still show.
+# Keep TensorFlow's C++ INFO notices (CPU instruction sets and the like) out of the training log.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

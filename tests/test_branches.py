@@ -1,0 +1,80 @@
+"""Comparing two git branches that ran the pipeline with different params."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPOSITORY, commit, make_project, run, set_params
+from tests.synthetic import write_dataset
+
+pytestmark = pytest.mark.slow
+
+
+def declared_metrics() -> list[str]:
+    """Every metrics file that dvc.yaml declares."""
+    stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
+    return [next(iter(entry)) for stage in stages.values() for entry in stage.get("metrics", [])]
+
+
+def flatten(values: dict, prefix: str = "") -> dict:
+    """Nested metrics as DVC names them: one dotted key per number."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def metrics_at(project: Path, branch: str, path: str) -> dict:
+    """A metrics file as committed on `branch`, flattened."""
+    return flatten(json.loads(run(["git", "show", f"{branch}:{path}"], project).stdout))
+
+
+@pytest.fixture(scope="module")
+def branches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project with `main` run as configured and `other` run again with 3 training epochs; tests only read it."""
+    root = tmp_path_factory.mktemp("branches")
+    project = make_project(root / "project", root / "mirror", write_dataset(root / "mirror"))
+    run(["dvc", "repro"], project)
+    commit(project, "Run the pipeline")
+    run(["git", "checkout", "-q", "-b", "other"], project)
+    set_params(project, {"train": {"epochs": 3}})
+    run(["dvc", "repro"], project)
+    commit(project, "Train for 3 epochs")
+    return project
+
+
+def test_metrics_diff_reports_every_changed_number_between_branches(branches: Path):
+    diff = json.loads(run(["dvc", "metrics", "diff", "main", "other", "--json"], branches).stdout)
+
+    assert diff["reports/train/metrics.json"]["epochs"] == {"old": 2, "new": 3, "diff": 1}
+    for path in declared_metrics():
+        old, new = metrics_at(branches, "main", path), metrics_at(branches, "other", path)
+        changed = {key: {"old": old[key], "new": new[key]} for key in old if old[key] != new[key]}
+        reported = {key: {"old": entry["old"], "new": entry["new"]} for key, entry in diff.get(path, {}).items()}
+        assert reported == changed, path
+
+
+def test_params_diff_names_the_changed_key(branches: Path):
+    diff = json.loads(run(["dvc", "params", "diff", "main", "other", "--json"], branches).stdout)
+    assert diff == {"params.yaml": {"train.epochs": {"old": 2, "new": 3, "diff": 1}}}
+
+
+def test_plots_diff_renders_both_branches(branches: Path, tmp_path: Path):
+    output = tmp_path / "plots"
+    run(["dvc", "plots", "diff", "main", "other", "-o", str(output)], branches)
+    page = (output / "index.html").read_text()
+    assert '"rev": "main"' in page and '"rev": "other"' in page
+    for branch in ["main", "other"]:
+        for image in ["reports_train_learning_curves.png", "reports_final_confusion_matrix.png"]:
+            assert (output / "static" / f"{branch}_{image}").read_bytes().startswith(b"\x89PNG")
+
+    shown = run(["dvc", "plots", "diff", "main", "other", "--json", "-o", str(tmp_path / "json")], branches)
+    (accuracy,) = json.loads(shown.stdout)["data"]["Accuracy"]
+    rows = accuracy["content"]["data"]["values"]
+    epochs = {branch: {int(row["epoch"]) for row in rows if row["rev"] == branch} for branch in ["main", "other"]}
+    assert epochs == {"main": {1, 2}, "other": {1, 2, 3}}

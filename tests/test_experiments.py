@@ -1,0 +1,78 @@
+"""Tuning with DVC experiments: runs stop at the plot stage, so the test set is never touched while tuning."""
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import commit, run, stages_run
+
+pytestmark = pytest.mark.slow
+
+FINAL_OUTPUTS = ["reports/final/metrics.json", "models/final.keras"]
+
+
+def wait_for_queue(project: Path, timeout_seconds: float = 600) -> str:
+    """Poll `dvc queue status` until no experiment is queued or running; return its last report."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        status = run(["dvc", "queue", "status"], project).stdout
+        if not re.search(r"\b(Queued|Running)\b", status):
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the queue did not finish in {timeout_seconds} s:\n{status}")
+        time.sleep(2)
+
+
+def experiments(project: Path) -> dict[str, dict]:
+    """Each experiment that `dvc exp show --json` lists, by name: its params and metrics files."""
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    found = {}
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            (latest, *_) = experiment["revs"]
+            metrics = latest["data"]["metrics"]
+            found[experiment["name"]] = {
+                "params": latest["data"]["params"]["params.yaml"]["data"],
+                # A metrics file the experiment never wrote comes with an "error" instead of "data".
+                "metrics": {path: entry["data"] for path, entry in metrics.items() if "data" in entry},
+            }
+    return found
+
+
+def test_tuning_one_liner_runs_train_and_plot_only(project: Path):
+    run(["dvc", "repro"], project)
+    commit(project, "Baseline run")
+    final_before = {path: (project / path).read_bytes() for path in FINAL_OUTPUTS}
+
+    result = run(["dvc", "exp", "run", "plot", "-S", "train.batch_size=64"], project)
+
+    assert stages_run(result.stdout) == ["train", "plot"]
+    assert yaml.safe_load((project / "params.yaml").read_text())["train"]["batch_size"] == 64
+    assert {path: (project / path).read_bytes() for path in FINAL_OUTPUTS} == final_before
+    # DVC knows the final model is now out of date: promoting this experiment means running final-evaluate.
+    assert "train.batch_size" in run(["dvc", "status", "final-evaluate"], project).stdout
+    (name,) = re.findall(r"Ran experiment\(s\): (\S+)", result.stdout)
+    assert experiments(project)[name]["params"]["train"]["batch_size"] == 64
+
+
+def test_queued_sweep_runs_each_value_and_lists_its_params_and_metrics(project: Path):
+    queued = run(["dvc", "exp", "run", "plot", "--queue", "-S", "train.batch_size=16,32"], project)
+    assert queued.stdout.count("Queued experiment") == 2
+    try:
+        run(["dvc", "queue", "start"], project)
+        status = wait_for_queue(project)
+    finally:
+        run(["dvc", "queue", "stop", "--kill"], project, check=False)
+    assert status.count("Success") == 2, status
+
+    found = experiments(project)
+    assert sorted(experiment["params"]["train"]["batch_size"] for experiment in found.values()) == [16, 32]
+    for experiment in found.values():
+        metrics = experiment["metrics"]
+        assert metrics["reports/train/metrics.json"]["epochs"] == 2
+        assert 0 <= metrics["reports/train/metrics.json"]["val_accuracy"] <= 1
+        assert "reports/final/metrics.json" not in metrics  # final-evaluate never ran
