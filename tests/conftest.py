@@ -71,6 +71,14 @@ def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, st
     return destination
 
 
+def run_project(root: Path) -> Path:
+    """A project on synthetic data in `root`, after one `dvc repro` whose results are committed."""
+    project = make_project(root / "project", root / "mirror", write_dataset(root / "mirror"))
+    run(["dvc", "repro"], project)
+    commit(project, "Run the pipeline")
+    return project
+
+
 @pytest.fixture
 def project(tmp_path: Path, mirror: tuple[Path, dict[str, str]]) -> Path:
     """The project in a temporary git repository, set up for a quick run on synthetic data."""

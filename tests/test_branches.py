@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPOSITORY, commit, make_project, run, set_params
-from tests.synthetic import write_dataset
+from tests.conftest import REPOSITORY, commit, run, run_project, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +36,7 @@ def metrics_at(project: Path, branch: str, path: str) -> dict:
 @pytest.fixture(scope="module")
 def branches(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project with `main` run as configured and `other` run again with 3 training epochs; tests only read it."""
-    root = tmp_path_factory.mktemp("branches")
-    project = make_project(root / "project", root / "mirror", write_dataset(root / "mirror"))
-    run(["dvc", "repro"], project)
-    commit(project, "Run the pipeline")
+    project = run_project(tmp_path_factory.mktemp("branches"))
     run(["git", "checkout", "-q", "-b", "other"], project)
     set_params(project, {"train": {"epochs": 3}})
     run(["dvc", "repro"], project)

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import commit, make_project, run, set_params, stages_run
-from tests.synthetic import write_dataset
+from tests.conftest import commit, run, run_project, set_params, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -147,11 +146,7 @@ def s3_remote(tmp_path: Path) -> Iterator[Remote]:
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project after one `dvc repro`, committed; built once per module and copied by `teammate`."""
-    root = tmp_path_factory.mktemp("pipeline-run")
-    project = make_project(root / "project", root / "mirror", write_dataset(root / "mirror"))
-    run(["dvc", "repro"], project)
-    commit(project, "Run the pipeline")
-    return project
+    return run_project(tmp_path_factory.mktemp("pipeline-run"))
 
 
 @pytest.fixture

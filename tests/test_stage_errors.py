@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import make_project, run
-from tests.synthetic import write_dataset
+from tests.conftest import run, run_project
 
 pytestmark = pytest.mark.slow
 
@@ -16,11 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """A project on which `dvc repro` has run once, so every output exists."""
-    root = tmp_path_factory.mktemp("built")
-    checksums = write_dataset(root / "mirror")
-    project = make_project(root / "project", root / "mirror", checksums)
-    run(["dvc", "repro"], project)
-    return project
+    return run_project(tmp_path_factory.mktemp("built"))
 
 
 @pytest.fixture
