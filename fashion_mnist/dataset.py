@@ -1,5 +1,6 @@
 """The prepared dataset: class names, subsets, the validation split and the .npz files between stages."""
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -12,12 +13,22 @@ from fashion_mnist.files import atomic_path
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
+def _check_stratifiable(total: int, part: int, classes: int, what: str) -> None:
+    # Stratifying puts at least one image of each class on both sides of the cut.
+    if part < classes or total - part < classes:
+        raise DataError(
+            f"{what} splits {total} images into {part} and {total - part}; "
+            f"each part needs at least one image of each of the {classes} classes"
+        )
+
+
 def balanced_subset(
     images: np.ndarray, labels: np.ndarray, size: int | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return a seeded subset of `size` samples with the class proportions of the whole; None keeps all."""
     if size is None or size >= len(labels):
         return images, labels
+    _check_stratifiable(len(labels), size, np.unique(labels).size, what=f"preprocess.max_train_samples={size}")
     kept_images, _, kept_labels, _ = train_test_split(
         images, labels, train_size=size, stratify=labels, random_state=seed
     )
@@ -28,6 +39,9 @@ def validation_split(
     images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Split into (train, validation), seeded and stratified so each class keeps its share in both."""
+    # train_test_split rounds the validation part up.
+    validation_size = math.ceil(fraction * len(labels))
+    _check_stratifiable(len(labels), validation_size, np.unique(labels).size, what=f"train.validation_split={fraction}")
     x_train, x_validation, y_train, y_validation = train_test_split(
         images, labels, test_size=fraction, stratify=labels, random_state=seed
     )

@@ -1,6 +1,7 @@
 """Fetch the Fashion-MNIST files from a list of mirrors, accepting only content with the known checksum."""
 
 import hashlib
+import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -82,6 +83,8 @@ def download_file(
         except TimeoutError as error:
             unreachable[mirror] = f"timed out after {timeout_seconds} s"
             failures.append(f"  {url}: {unreachable[mirror]} ({error})")
+        except http.client.HTTPException as error:
+            failures.append(f"  {url}: not an HTTP answer ({type(error).__name__}: {error})")
         except (OSError, DataError, ValueError) as error:
             failures.append(f"  {url}: {error}")
     raise DownloadError(

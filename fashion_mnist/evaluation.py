@@ -13,6 +13,20 @@ def predict_classes(model: keras.Model, images: np.ndarray, batch_size: int) -> 
     return np.argmax(model.predict(images, batch_size=batch_size, verbose=0), axis=1)
 
 
+def test_metrics(
+    model: keras.Model, *, images: np.ndarray, labels: np.ndarray, batch_size: int
+) -> tuple[dict, np.ndarray]:
+    """Score `model` once on the test set: loss, accuracy and per-class scores, and its predictions."""
+    loss, accuracy = model.evaluate(images, labels, batch_size=batch_size, verbose=0)
+    predicted = predict_classes(model, images, batch_size=batch_size)
+    metrics = {
+        "test_accuracy": float(accuracy),
+        "test_loss": float(loss),
+        "per_class": per_class_scores(labels, predicted),
+    }
+    return metrics, predicted
+
+
 def per_class_scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, float]]:
     """Precision, recall, F1 and support of each class, by class name."""
     precision, recall, f1, support = precision_recall_fscore_support(

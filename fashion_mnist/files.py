@@ -24,9 +24,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Same folder, so the final rename never crosses a file system. The suffixes are kept
     # because some writers choose the format by them (Keras wants `.keras` or `.weights.h5`).
+    # The `.tmp-` prefix is in .gitignore and .dvcignore: what a killed process leaves is never committed.
     suffix = "".join(path.suffixes)
     descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name.removesuffix(suffix)}-", suffix=suffix
+        dir=path.parent, prefix=f".tmp-{path.name.removesuffix(suffix)}-", suffix=suffix
     )
     os.close(descriptor)
     temporary = Path(temporary)

@@ -30,22 +30,27 @@ def _is_number(value: Any) -> bool:
 
 
 def integer(minimum: int) -> Rule:
+    """An integer no smaller than `minimum` (booleans excluded)."""
     return Rule(lambda value: _is_integer(value) and value >= minimum, f"an integer >= {minimum}")
 
 
 def optional(rule: Rule) -> Rule:
+    """`rule`, or null."""
     return Rule(lambda value: value is None or rule.accepts(value), f"null or {rule.expected}")
 
 
 def open_interval(low: float, high: float) -> Rule:
+    """A number strictly between `low` and `high`."""
     return Rule(lambda value: _is_number(value) and low < value < high, f"a number strictly between {low} and {high}")
 
 
 def positive_number() -> Rule:
+    """A number above zero."""
     return Rule(lambda value: _is_number(value) and value > 0, "a number > 0")
 
 
 def url_list() -> Rule:
+    """A non-empty list of URLs."""
     return Rule(
         lambda value: (
             isinstance(value, list) and len(value) > 0 and all(isinstance(url, str) and "://" in url for url in value)
@@ -55,6 +60,7 @@ def url_list() -> Rule:
 
 
 def checksum_map() -> Rule:
+    """A mapping of file names to SHA-256 digests."""
     sha256 = re.compile(r"[0-9a-f]{64}")
     return Rule(
         lambda value: (

@@ -1,9 +1,21 @@
 """What every stage script shares: running `main` and turning bad input into a one-line error."""
 
+import os
 import sys
 from collections.abc import Callable
 
 from fashion_mnist.errors import PipelineError
+
+
+def refuse_inside_experiment(stage: str) -> None:
+    """Stop `stage` when DVC runs it for an experiment: tuning must never see the test set."""
+    # DVC sets DVC_EXP_NAME for every stage that `dvc exp run` executes, queued or not.
+    experiment = os.environ.get("DVC_EXP_NAME")
+    if experiment:
+        raise PipelineError(
+            f"{stage} reads the test set, so it does not run in experiments (this one is {experiment!r}). "
+            "Tune with `dvc exp run plot -S ...`; then `dvc exp apply` the winner and run `dvc repro final-evaluate`."
+        )
 
 
 def run_stage(main: Callable[[], None]) -> None:

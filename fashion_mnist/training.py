@@ -70,7 +70,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 old.unlink()
 
 
-def fingerprint(**settings) -> str:
+def fingerprint(**settings: object) -> str:
     """A digest of everything that determines a training run: arrays by content, the rest by value."""
     digest = hashlib.sha256()
     for name, value in sorted(settings.items()):
@@ -120,9 +120,9 @@ def clear_checkpoint(directory: Path) -> None:
 
 def train_model(
     model: keras.Model,
+    *,
     images: np.ndarray,
     labels: np.ndarray,
-    *,
     validation_data: tuple[np.ndarray, np.ndarray] | None,
     epochs: int,
     batch_size: int,

@@ -7,6 +7,7 @@ from fashion_mnist.stage import run_stage
 
 
 def main() -> None:
+    """Download and verify the four files."""
     params = load_params(["download"])["download"]
     sources = download_all(
         files=params["files"],

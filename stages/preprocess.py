@@ -9,6 +9,7 @@ from fashion_mnist.stage import run_stage
 
 
 def main() -> None:
+    """Parse, validate and subset the raw files into the prepared splits."""
     params = load_params(["base", "preprocess"])
     train_images, train_labels = read_split(paths.TRAIN_IMAGES_FILE, paths.TRAIN_LABELS_FILE)
     test_images, test_labels = read_split(paths.TEST_IMAGES_FILE, paths.TEST_LABELS_FILE)

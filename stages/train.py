@@ -15,6 +15,7 @@ CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
 
 
 def main() -> None:
+    """Train the blog's model on the training split and save it with its history and metrics."""
     params = load_params(["base", "train"])
     seed, train = params["base"]["seed"], params["train"]
     make_deterministic(seed)
@@ -30,8 +31,8 @@ def main() -> None:
     started = time.perf_counter()
     history = train_model(
         model,
-        x_train,
-        y_train,
+        images=x_train,
+        labels=y_train,
         validation_data=(x_validation, y_validation),
         epochs=train["epochs"],
         batch_size=train["batch_size"],

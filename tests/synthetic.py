@@ -42,6 +42,7 @@ def labels_idx(labels: np.ndarray, magic: int = LABELS_MAGIC) -> bytes:
 
 
 def write_gzip(path: Path, content: bytes) -> Path:
+    """Gzip `content` into `path`, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(content))
     return path

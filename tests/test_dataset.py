@@ -77,3 +77,15 @@ def test_a_split_with_the_wrong_shape_is_named(tmp_path: Path):
     np.savez(tmp_path / "train.npz", images=np.zeros((3, 28, 28), dtype=np.uint8), labels=np.zeros(3, dtype=np.uint8))
     with pytest.raises(DataError, match=r"expected uint8 images of shape \(N, 28, 28, 1\)"):
         load_split(tmp_path / "train.npz")
+
+
+def test_a_subset_too_close_to_the_whole_to_stratify_names_the_key(data):
+    images, labels = data
+    with pytest.raises(DataError, match=r"preprocess\.max_train_samples=195 splits 200 images into 195 and 5"):
+        balanced_subset(images, labels, size=195, seed=0)
+
+
+def test_a_validation_part_too_small_for_every_class_names_the_key(data):
+    images, labels = data
+    with pytest.raises(DataError, match=r"train\.validation_split=0\.01 splits 200 images into 2 and 198"):
+        validation_split(images, labels, fraction=0.01, seed=0)

@@ -4,12 +4,14 @@ import functools
 import http.server
 import socket
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fashion_mnist.download import download_all
+from fashion_mnist.download import _SafeRedirects, download_all
 from fashion_mnist.errors import DownloadError
 from tests.synthetic import FILE_NAMES, write_dataset
 
@@ -66,6 +68,25 @@ def silent_server() -> Iterator[SilentServer]:
     server = SilentServer()
     yield server
     server.listener.close()
+
+
+@pytest.fixture
+def ssh_banner_server() -> Iterator[str]:
+    """A loopback server that answers every connection with an SSH banner, not HTTP."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    listener.close()
 
 
 def closed_port_url() -> str:
@@ -139,3 +160,41 @@ def test_a_failed_download_keeps_the_earlier_good_file(mirror, tmp_path: Path):
     with pytest.raises(DownloadError):
         download_all(checksums, [wrong.as_uri()], tmp_path / "raw", timeout_seconds=5)
     assert (tmp_path / "raw" / LABELS).read_bytes() == good
+
+
+def test_a_mirror_that_does_not_speak_http_is_skipped(mirror, ssh_banner_server, tmp_path: Path):
+    folder, checksums = mirror
+    sources = download_all({LABELS: checksums[LABELS]}, [ssh_banner_server, folder.as_uri()], tmp_path / "raw", 5)
+    assert sources == {LABELS: folder.as_uri()}
+    with pytest.raises(DownloadError, match=rf"{ssh_banner_server}{LABELS}: not an HTTP answer \(BadStatusLine"):
+        download_all({LABELS: checksums[LABELS]}, [ssh_banner_server], tmp_path / "raw", 5)
+
+
+def test_a_server_that_lacks_one_file_is_still_asked_for_the_others(mirror, http_mirror, tmp_path: Path):
+    folder, _ = mirror
+    url, checksums = http_mirror
+    backup = tmp_path / "backup"
+    write_dataset(backup)
+    (folder / FILE_NAMES["train_images"]).unlink()  # The HTTP server now answers 404 for it.
+    sources = download_all(checksums, [url, backup.as_uri()], tmp_path / "raw", timeout_seconds=5)
+    assert sources[FILE_NAMES["train_images"]] == backup.as_uri()
+    assert {sources[name] for name in checksums if name != FILE_NAMES["train_images"]} == {url}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "allowed"),
+    [
+        ("https://mirror.example/a.gz", "https://other.example/a.gz", True),
+        ("http://mirror.example/a.gz", "https://mirror.example/a.gz", True),
+        ("https://mirror.example/a.gz", "http://mirror.example/a.gz", False),
+        ("http://mirror.example/a.gz", "file:///etc/passwd", False),
+        ("http://mirror.example/a.gz", "ftp://mirror.example/a.gz", False),
+    ],
+)
+def test_redirects_go_only_to_http_and_never_down_from_https(old: str, new: str, allowed: bool):
+    request = urllib.request.Request(old)
+    if allowed:
+        assert _SafeRedirects().redirect_request(request, None, 302, "Found", {}, new).full_url == new
+    else:
+        with pytest.raises(urllib.error.URLError, match="refused redirect"):
+            _SafeRedirects().redirect_request(request, None, 302, "Found", {}, new)

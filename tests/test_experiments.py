@@ -76,3 +76,19 @@ def test_queued_sweep_runs_each_value_and_lists_its_params_and_metrics(project: 
         assert metrics["reports/train/metrics.json"]["epochs"] == 2
         assert 0 <= metrics["reports/train/metrics.json"]["val_accuracy"] <= 1
         assert "reports/final/metrics.json" not in metrics  # final-evaluate never ran
+
+
+def test_an_experiment_of_the_whole_pipeline_stops_before_the_test_set(project: Path):
+    run(["dvc", "repro"], project)
+    commit(project, "Baseline run")
+    final_before = {path: (project / path).read_bytes() for path in FINAL_OUTPUTS}
+
+    result = run(["dvc", "exp", "run", "-S", "train.batch_size=64"], project, check=False)
+
+    assert result.returncode != 0
+    assert "final-evaluate reads the test set, so it does not run in experiments" in result.stderr
+    assert stages_run(result.stdout) == ["train", "plot", "final-evaluate"]
+    # DVC removed final-evaluate's outputs before starting it; git and the DVC cache still hold them.
+    run(["git", "checkout", "--", "reports/final"], project)
+    run(["dvc", "checkout", "final-evaluate"], project)
+    assert {path: (project / path).read_bytes() for path in FINAL_OUTPUTS} == final_before

@@ -27,7 +27,8 @@ def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path: P
 
 def test_the_temporary_keeps_every_suffix_for_writers_that_choose_the_format_by_it(tmp_path: Path):
     with atomic_path(tmp_path / "epoch-0001.weights.h5") as temporary:
-        assert temporary.name.endswith(".weights.h5") and temporary.parent == tmp_path
+        assert temporary.name.startswith(".tmp-epoch-0001-") and temporary.name.endswith(".weights.h5")
+        assert temporary.parent == tmp_path
         temporary.write_bytes(b"weights")
 
 

@@ -1,5 +1,6 @@
 """The whole pipeline, run by `dvc repro` on tiny synthetic data."""
 
+import ast
 import json
 from pathlib import Path
 
@@ -72,3 +73,38 @@ def test_only_final_evaluate_depends_on_the_test_set():
         if any("test.npz" in str(dependency) for dependency in stage.get("deps", []))
     )
     assert readers == ["final-evaluate"]
+
+
+def package_imports(source: Path) -> set[str]:
+    """The fashion_mnist modules that `source` imports, directly or through other package modules."""
+    found, pending = set(), [source]
+    while pending:
+        tree = ast.parse(pending.pop().read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fashion_mnist"):
+                # `from fashion_mnist import paths` names a module; `from fashion_mnist.x import y` names x.
+                if node.module == "fashion_mnist":
+                    modules = [f"fashion_mnist.{alias.name}" for alias in node.names]
+                else:
+                    modules = [node.module]
+                for module in modules:
+                    path = f"{module.replace('.', '/')}.py"
+                    if path not in found:
+                        found.add(path)
+                        pending.append(REPOSITORY / path)
+    return found | {"fashion_mnist/__init__.py"}
+
+
+def test_every_stage_depends_on_its_script_and_every_package_module_it_imports():
+    stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        script = stage["cmd"].removeprefix("python -m ").replace(".", "/") + ".py"
+        code_deps = {dependency for dependency in stage["deps"] if dependency.endswith(".py")}
+        assert code_deps == {script} | package_imports(REPOSITORY / script), name
+
+
+def test_no_stage_script_but_preprocess_and_final_evaluate_mentions_the_test_set():
+    # preprocess writes it; final-evaluate is the one reader.
+    mentions = sorted(path.name for path in (REPOSITORY / "stages").glob("*.py") if "TEST_DATA" in path.read_text())
+    assert mentions == ["final_evaluate.py", "preprocess.py"]
+    assert "load_split(paths.TEST_DATA)" not in (REPOSITORY / "stages/preprocess.py").read_text()

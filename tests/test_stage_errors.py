@@ -1,5 +1,6 @@
 """Bad input stops a stage with exit status 1 and one line naming the file or key; good outputs survive."""
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -119,4 +120,25 @@ def test_after_a_failed_dvc_repro_dvc_restores_every_output_without_training(pro
     again = run(["dvc", "repro"], project)
     assert "Stage 'train' is cached - skipping run, checking out outputs" in again.stdout
     assert "Running stage 'train'" not in again.stdout
+    assert snapshot(project, *before) == before
+
+
+def test_max_train_samples_keeps_a_balanced_subset_and_leaves_the_test_set_whole(project: Path):
+    edit_params(project, "preprocess", "max_train_samples", 100)
+    run([sys.executable, "-m", "stages.preprocess"], project)
+    counts = json.loads((project / "reports/data.json").read_text())
+    assert set(counts["train"].values()) == {10} and set(counts["test"].values()) == {5}
+
+
+def test_a_subset_that_cannot_be_stratified_names_the_key(project: Path):
+    edit_params(project, "preprocess", "max_train_samples", 195)
+    result = run_stage(project, "preprocess")
+    assert_fails_cleanly(result, "preprocess.max_train_samples=195 splits 200 images into 195 and 5")
+
+
+def test_final_evaluate_refuses_to_run_inside_an_experiment(project: Path, monkeypatch):
+    before = snapshot(project, "models/final.keras", "reports/final/metrics.json")
+    monkeypatch.setenv("DVC_EXP_NAME", "curious-idea")
+    result = run_stage(project, "final_evaluate")
+    assert_fails_cleanly(result, "final-evaluate reads the test set, so it does not run in experiments")
     assert snapshot(project, *before) == before

@@ -27,7 +27,9 @@ def fit(data, checkpoint_dir: Path, **overrides):
     settings = {"epochs": EPOCHS, "batch_size": 16, "learning_rate": 0.001, "seed": 7} | overrides
     make_deterministic(settings["seed"])
     model = build_blog_model()
-    history = train_model(model, images, labels, validation_data=validation, checkpoint_dir=checkpoint_dir, **settings)
+    history = train_model(
+        model, images=images, labels=labels, validation_data=validation, checkpoint_dir=checkpoint_dir, **settings
+    )
     return model, history
 
 
