@@ -39,8 +39,14 @@ def fetch_url(url: str, destination: Path, timeout_seconds: float) -> None:
     """Copy `url` to `destination` with a progress bar; `timeout_seconds` bounds connecting and each read."""
     with _OPENER.open(url, timeout=timeout_seconds) as response, open(destination, "wb") as output:
         size = response.headers.get("Content-Length")
+        # disable=None: a live bar in a terminal, nothing in a log file.
         with tqdm(
-            total=int(size) if size else None, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False
+            total=int(size) if size else None,
+            unit="B",
+            unit_scale=True,
+            desc=url.rsplit("/", 1)[-1],
+            leave=False,
+            disable=None,
         ) as progress:
             while chunk := response.read(1 << 16):
                 output.write(chunk)
