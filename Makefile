@@ -14,10 +14,10 @@ test: setup offline-data
 
 setup: $(VENV)/installed
 
-$(VENV)/installed: requirements.txt requirements-dev.txt
+$(VENV)/installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 # Debian's copy of Fashion-MNIST is the last mirror in params.yaml: the one that works offline.
