@@ -10,8 +10,9 @@ from fashion_mnist.stage import run_stage
 def main() -> None:
     """Draw the learning curves from the train stage's history."""
     history = load_history(paths.TRAIN_HISTORY)
-    save_figure(learning_curves(history, best_epoch=best_epoch(history)), paths.LEARNING_CURVES)
-    print(f"{paths.LEARNING_CURVES}: {len(history)} epochs, best validation accuracy at epoch {best_epoch(history)}")
+    best = best_epoch(history)
+    save_figure(learning_curves(history, best_epoch=best), paths.LEARNING_CURVES)
+    print(f"{paths.LEARNING_CURVES}: {len(history)} epochs, best validation accuracy at epoch {best}")
 
 
 if __name__ == "__main__":
