@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import run, run_project
+from tests.conftest import run, run_project, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +27,6 @@ def project(built: Path, tmp_path: Path) -> Path:
 
 def run_stage(project: Path, module: str):
     return run([sys.executable, "-m", f"stages.{module}"], project, check=False)
-
-
-def edit_params(project: Path, section: str, key: str, value) -> None:
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params[section][key] = value
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def assert_fails_cleanly(result, message: str) -> None:
@@ -58,7 +51,7 @@ def snapshot(project: Path, *paths: str) -> dict[str, bytes]:
 )
 def test_bad_train_params_stop_train_and_keep_the_model(project: Path, key, value, message):
     before = snapshot(project, "models/model.keras", "reports/train/metrics.json")
-    edit_params(project, "train", key, value)
+    set_params(project, {"train": {key: value}})
     assert_fails_cleanly(run_stage(project, "train"), message)
     assert snapshot(project, *before) == before
 
@@ -85,7 +78,7 @@ def test_a_truncated_raw_file_stops_preprocess_and_keeps_the_prepared_data(proje
 
 def test_no_reachable_mirror_stops_download_and_keeps_the_raw_files(project: Path):
     before = snapshot(project, *(f"data/raw/{path.name}" for path in (project / "data/raw").iterdir()))
-    edit_params(project, "download", "mirrors", ["http://127.0.0.1:9/", (project / "nowhere").as_uri() + "/"])
+    set_params(project, {"download": {"mirrors": ["http://127.0.0.1:9/", (project / "nowhere").as_uri() + "/"]}})
     result = run_stage(project, "download")
     assert result.returncode == 1
     assert "error: no mirror delivered train-images-idx3-ubyte.gz" in result.stderr
@@ -108,11 +101,11 @@ def test_a_missing_prepared_split_says_what_to_run(project: Path):
 
 def test_after_a_failed_dvc_repro_dvc_restores_every_output_without_training(project: Path):
     before = snapshot(project, "models/model.keras", "reports/train/metrics.json", "reports/train/history.csv")
-    edit_params(project, "train", "learning_rate", -0.1)
+    set_params(project, {"train": {"learning_rate": -0.1}})
     result = run(["dvc", "repro"], project, check=False)
     assert result.returncode != 0
     assert "error: params.yaml: train.learning_rate must be a number > 0, got -0.1" in result.stderr
-    edit_params(project, "train", "learning_rate", 0.001)
+    set_params(project, {"train": {"learning_rate": 0.001}})
     # DVC removed the stage's outputs before running it: the cached model comes back with
     # `dvc checkout`, and the uncached reports from DVC's run-cache, without training again.
     run(["dvc", "checkout"], project)
@@ -124,14 +117,14 @@ def test_after_a_failed_dvc_repro_dvc_restores_every_output_without_training(pro
 
 
 def test_max_train_samples_keeps_a_balanced_subset_and_leaves_the_test_set_whole(project: Path):
-    edit_params(project, "preprocess", "max_train_samples", 100)
+    set_params(project, {"preprocess": {"max_train_samples": 100}})
     run([sys.executable, "-m", "stages.preprocess"], project)
     counts = json.loads((project / "reports/data.json").read_text())
     assert set(counts["train"].values()) == {10} and set(counts["test"].values()) == {5}
 
 
 def test_a_subset_that_cannot_be_stratified_names_the_key(project: Path):
-    edit_params(project, "preprocess", "max_train_samples", 195)
+    set_params(project, {"preprocess": {"max_train_samples": 195}})
     result = run_stage(project, "preprocess")
     assert_fails_cleanly(result, "preprocess.max_train_samples=195 splits 200 images into 195 and 5")
 
