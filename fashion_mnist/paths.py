@@ -33,8 +33,17 @@ CONFUSION_MATRIX = FINAL_REPORTS / "confusion_matrix.png"
 # Resume state of interrupted training. Not a DVC output, so `dvc repro` leaves it in place.
 CHECKPOINTS_DIR = Path(".checkpoints")
 
-# The four files as Fashion-MNIST publishes them; download.files in params.yaml uses these names.
-TRAIN_IMAGES_FILE = RAW_DIR / "train-images-idx3-ubyte.gz"
-TRAIN_LABELS_FILE = RAW_DIR / "train-labels-idx1-ubyte.gz"
-TEST_IMAGES_FILE = RAW_DIR / "t10k-images-idx3-ubyte.gz"
-TEST_LABELS_FILE = RAW_DIR / "t10k-labels-idx1-ubyte.gz"
+# The four files as Fashion-MNIST publishes them, which download.files in params.yaml names, with the
+# size of each one's decompressed IDX content: no genuine copy holds more, so a download may not either.
+SOURCE_FILES = {
+    "train-images-idx3-ubyte.gz": 47_040_016,
+    "train-labels-idx1-ubyte.gz": 60_008,
+    "t10k-images-idx3-ubyte.gz": 7_840_016,
+    "t10k-labels-idx1-ubyte.gz": 10_008,
+}
+
+# data/raw keeps the decompressed IDX files: mirrors gzip them differently, but their content is the same.
+TRAIN_IMAGES_FILE = RAW_DIR / "train-images-idx3-ubyte"
+TRAIN_LABELS_FILE = RAW_DIR / "train-labels-idx1-ubyte"
+TEST_IMAGES_FILE = RAW_DIR / "t10k-images-idx3-ubyte"
+TEST_LABELS_FILE = RAW_DIR / "t10k-labels-idx1-ubyte"
