@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from fashion_mnist.errors import DataError
@@ -52,6 +53,17 @@ def class_counts(labels: np.ndarray) -> dict[str, int]:
     """Count the samples of each class, by class name."""
     counts = np.bincount(labels, minlength=len(CLASS_NAMES))
     return {name: int(count) for name, count in zip(CLASS_NAMES, counts, strict=True)}
+
+
+def class_count_table(train_labels: np.ndarray, test_labels: np.ndarray) -> pd.DataFrame:
+    """Images per class in each split, one row per class name, for a bar chart in `dvc plots`."""
+    return pd.DataFrame(
+        {
+            "class": CLASS_NAMES,
+            "train": list(class_counts(train_labels).values()),
+            "test": list(class_counts(test_labels).values()),
+        }
+    )
 
 
 def save_split(path: Path, images: np.ndarray, labels: np.ndarray) -> None:

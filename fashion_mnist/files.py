@@ -17,6 +17,14 @@ def _current_umask() -> int:
     return mask
 
 
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it over `path` in one step."""
@@ -38,6 +46,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
         # mkstemp makes the file private (0600); give it the permissions a plain open() would.
         os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
+        # The rename lives in the folder's entry list: sync it too, or a power cut can undo the rename.
+        _fsync_directory(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -1,43 +1,32 @@
-"""Per-epoch training history: its file, its summary, its best epoch."""
+"""The train stage's summary of its history, which final-evaluate reads back for `final.epochs: auto`."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from fashion_mnist.errors import DataError
 
-HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
-
-
-def best_epoch(history: pd.DataFrame) -> int:
-    """The (1-based) epoch with the highest validation accuracy; the earliest one on a tie."""
-    return int(history.loc[history["val_accuracy"].idxmax(), "epoch"])
-
 
 def summarize_history(history: pd.DataFrame) -> dict:
-    """The last epoch's validation scores, the best epoch and its accuracy."""
-    last = history.iloc[-1]
-    best = best_epoch(history)
+    """The epochs run, and the best validation epoch (the earliest on a tie) with its scores: the model train keeps."""
+    best = history.loc[history["val_accuracy"].idxmax()]
     return {
-        "epochs": int(last["epoch"]),
-        "val_accuracy": float(last["val_accuracy"]),
-        "val_loss": float(last["val_loss"]),
-        "best_epoch": best,
-        "best_val_accuracy": float(history.loc[history["epoch"] == best, "val_accuracy"].iloc[0]),
+        "epochs": int(history["epoch"].iloc[-1]),
+        "best_epoch": int(best["epoch"]),
+        "val_accuracy": float(best["val_accuracy"]),
+        "val_loss": float(best["val_loss"]),
     }
 
 
-def load_history(path: Path) -> pd.DataFrame:
-    """Read a training history CSV, checking it has the columns the figures need."""
+def read_best_epoch(path: Path) -> int:
+    """The `best_epoch` that `summarize_history` wrote into the train stage's metrics file."""
     try:
-        history = pd.read_csv(path)
+        best = json.loads(Path(path).read_text()).get("best_epoch")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; run `dvc repro train` first") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not a CSV history ({error})") from None
-    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
-    if missing or history.empty:
-        raise DataError(
-            f"{path}: expected columns {', '.join(HISTORY_COLUMNS)} and at least one row, missing {missing or 'rows'}"
-        )
-    return history
+    except (ValueError, AttributeError) as error:
+        raise DataError(f"{path}: not the train stage's metrics ({error})") from None
+    if not isinstance(best, int) or isinstance(best, bool) or best < 1:
+        raise DataError(f"{path}: expected best_epoch to be an integer >= 1, got {best!r}")
+    return best

@@ -1,15 +1,21 @@
 """Read and validate params.yaml, so a bad value stops a stage with an error naming its key."""
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
 
 from fashion_mnist.errors import ParamsError
-from fashion_mnist.paths import PARAMS_FILE
+from fashion_mnist.paths import PARAMS_FILE, SOURCE_FILES
+
+# The choices of the keys that name one; tests check that the package knows each of them.
+MODEL_NAMES = ("blog_cnn", "vgg_bn")
+SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 
 
 @dataclass(frozen=True)
@@ -26,12 +32,33 @@ def _is_integer(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float))) and not isinstance(value, bool)
+    # Infinity and NaN pass every comparison test wrongly or not at all; no setting takes them.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def integer(minimum: int) -> Rule:
-    """An integer no smaller than `minimum` (booleans excluded)."""
-    return Rule(lambda value: _is_integer(value) and value >= minimum, f"an integer >= {minimum}")
+def integer(minimum: int, maximum: int | None = None) -> Rule:
+    """An integer from `minimum` to `maximum` (booleans excluded)."""
+    if maximum is None:
+        return Rule(lambda value: _is_integer(value) and value >= minimum, f"an integer >= {minimum}")
+    return Rule(
+        lambda value: _is_integer(value) and minimum <= value <= maximum,
+        f"an integer from {minimum} to {maximum}",
+    )
+
+
+def one_of(*choices: str) -> Rule:
+    """One of the strings `choices`."""
+    return Rule(lambda value: value in choices, "one of " + ", ".join(choices))
+
+
+def boolean() -> Rule:
+    """true or false."""
+    return Rule(lambda value: isinstance(value, bool), "true or false")
+
+
+def either(first: Rule, second: Rule) -> Rule:
+    """A value that `first` or `second` accepts."""
+    return Rule(lambda value: first.accepts(value) or second.accepts(value), f"{first.expected} or {second.expected}")
 
 
 def optional(rule: Rule) -> Rule:
@@ -45,47 +72,63 @@ def open_interval(low: float, high: float) -> Rule:
 
 
 def positive_number() -> Rule:
-    """A number above zero."""
-    return Rule(lambda value: _is_number(value) and value > 0, "a number > 0")
+    """A finite number above zero."""
+    return Rule(lambda value: _is_number(value) and value > 0, "a finite number > 0")
+
+
+def non_negative_number() -> Rule:
+    """A finite number of zero or more."""
+    return Rule(lambda value: _is_number(value) and value >= 0, "a finite number >= 0")
 
 
 def url_list() -> Rule:
-    """A non-empty list of URLs."""
+    """A non-empty list of http, https or file URLs."""
+    url = re.compile(r"(https?|file)://.+")
     return Rule(
         lambda value: (
-            isinstance(value, list) and len(value) > 0 and all(isinstance(url, str) and "://" in url for url in value)
+            isinstance(value, list)
+            and len(value) > 0
+            and all(isinstance(item, str) and url.fullmatch(item) for item in value)
         ),
         "a non-empty list of base URLs (http://, https:// or file://)",
     )
 
 
 def checksum_map() -> Rule:
-    """A mapping of file names to SHA-256 digests."""
+    """A mapping of the four known file names to SHA-256 digests."""
     sha256 = re.compile(r"[0-9a-f]{64}")
     return Rule(
         lambda value: (
             isinstance(value, dict)
             and len(value) > 0
             and all(
-                isinstance(name, str) and isinstance(digest, str) and sha256.fullmatch(digest)
+                name in SOURCE_FILES and isinstance(digest, str) and sha256.fullmatch(digest)
                 for name, digest in value.items()
             )
         ),
-        "a mapping of file name to the SHA-256 (64 lowercase hex digits) of its decompressed content",
+        f"a mapping of file names ({', '.join(SOURCE_FILES)}) to the SHA-256 "
+        "(64 lowercase hex digits) of each one's decompressed content",
     )
 
 
 SCHEMA: dict[str, dict[str, Rule]] = {
-    "base": {"seed": integer(0)},
+    # NumPy's and Keras's seeds are unsigned 32-bit integers.
+    "base": {"seed": integer(0, 2**32 - 1)},
     "download": {"mirrors": url_list(), "timeout_seconds": positive_number(), "files": checksum_map()},
     "preprocess": {"max_train_samples": optional(integer(10))},
+    "model": {"name": one_of(*MODEL_NAMES)},
     "train": {
         "epochs": integer(1),
         "batch_size": integer(1),
         "learning_rate": positive_number(),
+        "schedule": one_of(*SCHEDULES),
+        "weight_decay": non_negative_number(),
+        "augment": boolean(),
+        "precision": one_of(*PRECISIONS),
         "validation_split": open_interval(0, 1),
+        "early_stopping_patience": optional(integer(1)),
     },
-    "final": {"epochs": optional(integer(1))},
+    "final": {"epochs": either(one_of("auto"), integer(1))},
 }
 
 
@@ -97,8 +140,9 @@ def load_params(sections: Iterable[str], path: Path = PARAMS_FILE) -> dict[str, 
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found; the pipeline's settings live there") from None
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        # YAML 1.2, as DVC reads and writes params.yaml: `1e-3` is a number, as `dvc exp run -S` means it.
+        document = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)

@@ -14,19 +14,22 @@ MODEL = MODELS_DIR / "model.keras"
 FINAL_MODEL = MODELS_DIR / "final.keras"
 
 REPORTS_DIR = Path("reports")
-DATA_REPORT = REPORTS_DIR / "data.json"
+DATA_REPORT = REPORTS_DIR / "data.csv"
 
 TRAIN_REPORTS = REPORTS_DIR / "train"
 TRAIN_HISTORY = TRAIN_REPORTS / "history.csv"
 TRAIN_METRICS = TRAIN_REPORTS / "metrics.json"
 TRAIN_TIMING = TRAIN_REPORTS / "timing.json"
 MODEL_SUMMARY = TRAIN_REPORTS / "model_summary.txt"
+TRAIN_ENVIRONMENT = TRAIN_REPORTS / "environment.json"
 LEARNING_CURVES = TRAIN_REPORTS / "learning_curves.png"
 
 FINAL_REPORTS = REPORTS_DIR / "final"
 FINAL_HISTORY = FINAL_REPORTS / "history.csv"
 FINAL_METRICS = FINAL_REPORTS / "metrics.json"
 FINAL_TIMING = FINAL_REPORTS / "timing.json"
+FINAL_ENVIRONMENT = FINAL_REPORTS / "environment.json"
+PER_CLASS = FINAL_REPORTS / "per_class.csv"
 CONFUSION = FINAL_REPORTS / "confusion.csv"
 CONFUSION_MATRIX = FINAL_REPORTS / "confusion_matrix.png"
 

@@ -1,11 +1,12 @@
-"""Deterministic, resumable training with Keras's `fit`."""
+"""Deterministic, resumable training with Keras's `fit`: batches, precision, schedule, checkpoints."""
 
-import functools
 import hashlib
+import importlib.metadata
 import json
 import math
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
@@ -13,9 +14,14 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from fashion_mnist.augmentation import shift_and_flip
 from fashion_mnist.files import atomic_path, write_json
 
 STATE_FILE = "state.json"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+# The libraries whose versions shape the numbers; requirements-training.txt pins them.
+NUMERIC_LIBRARIES = ("keras", "tensorflow-cpu", "numpy", "scikit-learn")
 
 
 def make_deterministic(seed: int) -> None:
@@ -24,35 +30,128 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def shuffled_batches(
-    images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, first_epoch: int, epochs: int
-) -> tf.data.Dataset:
-    """Training batches for epochs `first_epoch` to `epochs - 1`, each epoch shuffled by (seed, epoch) alone.
+def native_bfloat16() -> bool:
+    """Whether this machine computes in bfloat16 natively: a GPU of compute capability 8.0 or more, or a
+    CPU with AVX512_BF16 or AMX. Elsewhere bfloat16 is emulated, slower than float32."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        if tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)) >= (8, 0):
+            return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """The Keras dtype policy for `precision`: `auto` is mixed_bfloat16 where it runs natively, else float32."""
+    if precision == "auto":
+        return "mixed_bfloat16" if native_bfloat16() else "float32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def set_precision(precision: str) -> str:
+    """Make `precision` the policy of every model built from now on; return the policy chosen."""
+    policy = resolve_precision(precision)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def library_versions() -> dict[str, str]:
+    """The installed versions of the libraries that shape the numbers, and the Keras backend."""
+    versions = {}
+    for name in NUMERIC_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {"backend": keras.config.backend(), **versions}
+
+
+def epoch_batches(
+    images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, epoch: int, augment: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch's batches, shuffled (and augmented) by (seed, epoch) alone.
 
     Keras's own shuffling draws from a generator that restarts with the process, so a resumed
-    run would see other batches than one that never stopped. Here epoch k is always shuffled
-    the same way, which makes a resumed run identical to an uninterrupted one.
+    run would see other batches than one that never stopped. Here epoch k is always the same,
+    which makes a resumed run identical to an uninterrupted one.
+    """
+    random = np.random.default_rng([seed, epoch])
+    order = random.permutation(len(labels))
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        yield (shift_and_flip(images[batch], random) if augment else images[batch]), labels[batch]
+
+
+def batch_stream(
+    images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, first_epoch: int, epochs: int, augment: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The batches of epochs `first_epoch` to `epochs - 1`, one after the other, for `fit`."""
+    for epoch in range(first_epoch, epochs):
+        yield from epoch_batches(images, labels, batch_size=batch_size, seed=seed, epoch=epoch, augment=augment)
+
+
+def learning_rate_schedule(
+    learning_rate: float, *, schedule: str, steps_per_epoch: int, epochs: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """A constant rate, or one epoch of linear warm-up followed by cosine decay to zero at the last step."""
+    if schedule == "constant":
+        return learning_rate
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}; expected constant or cosine")
+    warmup_steps = steps_per_epoch if epochs > 1 else 0
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else learning_rate,
+        warmup_target=learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+        decay_steps=steps_per_epoch * epochs - warmup_steps,
+    )
+
+
+def best_epoch_index(history: list[dict]) -> int | None:
+    """The position in `history` of the first epoch with the highest val_accuracy; None without validation."""
+    scores = [row["val_accuracy"] for row in history if "val_accuracy" in row]
+    return int(np.argmax(scores)) if scores and len(scores) == len(history) else None
+
+
+def patience_ran_out(history: list[dict], patience: int | None) -> bool:
+    """Whether `patience` epochs have passed since the best val_accuracy: early stopping's rule."""
+    best = best_epoch_index(history)
+    return patience is not None and best is not None and len(history) - 1 - best >= patience
+
+
+class ReseedRandomLayers(keras.callbacks.Callback):
+    """At each epoch's start, set the state of every seed generator (Dropout's) from (seed, epoch, its place).
+
+    Keras does not save that state with the weights, so a resumed run would otherwise draw other
+    dropout masks than a run that never stopped.
     """
 
-    def one_epoch(epoch: int) -> tf.data.Dataset:
-        order = np.random.default_rng([seed, epoch]).permutation(len(labels))
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
 
-    indices = functools.reduce(tf.data.Dataset.concatenate, map(one_epoch, range(first_epoch, epochs)))
-    images, labels = tf.constant(images), tf.constant(labels)
-    return indices.map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch))).prefetch(tf.data.AUTOTUNE)
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        states = [variable for variable in self.model.variables if variable.path.endswith("seed_generator_state")]
+        for place, state in enumerate(states):
+            derived = np.random.default_rng([self.seed, epoch, place]).integers(2**31)
+            state.assign(np.array([derived, 0]).astype(state.dtype))
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After each epoch, save weights, optimizer state and history to resume from.
+    """After each epoch, save weights, optimizer state and history to resume from, keep the best
+    validation epoch's weights, and stop early once `patience` epochs brought no better val_accuracy.
 
-    The weights go to a new file first; `state.json`, written last and atomically, names the
-    file and the epoch. A run killed at any moment leaves the previous complete state.
+    The weights go to new files first; `state.json`, written last and atomically, names them and the
+    epoch. A run killed at any moment leaves the previous complete state.
     """
 
-    def __init__(self, directory: Path, fingerprint: str, history: list[dict]):
+    def __init__(self, directory: Path, identity: dict, history: list[dict], patience: int | None):
         super().__init__()
-        self.directory, self.fingerprint, self.history = Path(directory), fingerprint, history
+        self.directory, self.identity, self.history, self.patience = Path(directory), identity, history, patience
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.history.append(
@@ -61,22 +160,64 @@ class EpochCheckpoint(keras.callbacks.Callback):
         weights = self.directory / f"epoch-{epoch + 1:04d}.weights.h5"
         with atomic_path(weights) as temporary:
             self.model.save_weights(temporary)
+        if best_epoch_index(self.history) == len(self.history) - 1:
+            with atomic_path(self.directory / BEST_WEIGHTS_FILE) as temporary:
+                shutil.copyfile(weights, temporary)
         write_json(
             self.directory / STATE_FILE,
-            {"fingerprint": self.fingerprint, "epoch": epoch + 1, "weights": weights.name, "history": self.history},
+            {"identity": self.identity, "epoch": epoch + 1, "weights": weights.name, "history": self.history},
         )
         for old in self.directory.glob("epoch-*.weights.h5"):
             if old != weights:
                 old.unlink()
+        if patience_ran_out(self.history, self.patience):
+            print(f"Stopping early: no better val_accuracy for {self.patience} epochs.")
+            self.model.stop_training = True
 
 
-def fingerprint(**settings: object) -> str:
-    """A digest of everything that determines a training run: arrays by content, the rest by value."""
+def source_files() -> dict[str, str]:
+    """SHA-256 of the source of every project module this process has imported: the code that trains."""
+    root = Path(__file__).resolve().parent.parent
+    digests = {}
+    for name, module in sorted(sys.modules.items()):
+        path = Path(getattr(module, "__file__", None) or "").resolve()
+        ours = name == "__main__" or name.split(".")[0] in ("fashion_mnist", "stages")
+        if ours and path.suffix == ".py" and path.is_relative_to(root):
+            digests[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def run_identity(**settings: object) -> dict:
+    """What makes a training run what it is: its settings and data (as one digest), code and library versions.
+
+    Arrays enter by content, the rest by value. A checkpoint is resumed only under the same identity,
+    so a resumed run never mixes epochs from two programs.
+    """
     digest = hashlib.sha256()
     for name, value in sorted(settings.items()):
         digest.update(name.encode())
         digest.update(value.tobytes() if isinstance(value, np.ndarray) else json.dumps(value, sort_keys=True).encode())
-    return digest.hexdigest()
+    return {"settings": digest.hexdigest(), "sources": source_files(), "versions": library_versions()}
+
+
+def identity_changes(old: dict, new: dict) -> list[str]:
+    """What differs between two run identities, in words."""
+    changes = []
+    if old.get("settings") != new["settings"]:
+        changes.append("other params or data")
+    old_sources = old.get("sources") or {}
+    edited = sorted(
+        name for name in old_sources.keys() | new["sources"].keys() if old_sources.get(name) != new["sources"].get(name)
+    )
+    if edited:
+        changes.append("other code (" + ", ".join(edited) + ")")
+    old_versions = old.get("versions") or {}
+    changes += [
+        f"{name} {old_versions.get(name)} instead of {version}"
+        for name, version in new["versions"].items()
+        if old_versions.get(name) != version
+    ]
+    return changes
 
 
 def architecture(model: keras.Model) -> list:
@@ -87,30 +228,56 @@ def architecture(model: keras.Model) -> list:
     ]
 
 
-def restore(model: keras.Model, directory: Path, expected_fingerprint: str) -> tuple[int, list[dict]]:
+def _valid_state(state: object) -> str | None:
+    """What is wrong with a checkpoint's state, or None when it names an epoch, its weights and history."""
+    if not isinstance(state, dict):
+        return "state.json does not hold a mapping"
+    epoch, weights, history = state.get("epoch"), state.get("weights"), state.get("history")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        return f"state.json has no valid 'epoch' (got {epoch!r})"
+    if not isinstance(weights, str) or not weights:
+        return f"state.json has no valid 'weights' (got {weights!r})"
+    if not isinstance(history, list) or len(history) != epoch or not all(isinstance(row, dict) for row in history):
+        return f"state.json's 'history' does not hold one row for each of its {epoch} epochs"
+    if not isinstance(state.get("identity"), dict):
+        return "state.json has no 'identity'"
+    return None
+
+
+def restore(model: keras.Model, directory: Path, identity: dict) -> tuple[int, list[dict]]:
     """Load the checkpoint in `directory` into `model`; return the epochs done and their history.
 
-    A checkpoint made under other settings, or one that cannot be read, is discarded: the run
-    starts fresh rather than mixing two configurations.
+    A checkpoint made under another identity, or one that cannot be read, is discarded: the run
+    starts fresh rather than mixing two programs or configurations.
     """
-    state_path = Path(directory) / STATE_FILE
+    directory = Path(directory)
+    state_path = directory / STATE_FILE
     if not state_path.exists():
         return 0, []
     try:
         state = json.loads(state_path.read_text())
-        if state["fingerprint"] != expected_fingerprint:
-            print(f"Ignoring the checkpoint in {directory}: it was made with other params or data.")
-            clear_checkpoint(directory)
-            return 0, []
+    except (OSError, ValueError) as error:
+        return _discard(directory, f"it is unreadable ({error})")
+    problem = _valid_state(state)
+    if problem:
+        return _discard(directory, f"it is unreadable ({problem})")
+    changes = identity_changes(state["identity"], identity)
+    if changes:
+        return _discard(directory, "it was made with " + "; ".join(changes))
+    try:
         # The optimizer's variables exist only once it is built; they must exist to be loaded.
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(Path(directory) / state["weights"])
+        model.load_weights(directory / state["weights"])
     except (OSError, ValueError, KeyError) as error:
-        print(f"Ignoring the unreadable checkpoint in {directory}: {error}")
-        clear_checkpoint(directory)
-        return 0, []
+        return _discard(directory, f"it is unreadable ({error})")
     print(f"Resuming from the checkpoint in {directory}: {state['epoch']} epochs already done.")
     return state["epoch"], state["history"]
+
+
+def _discard(directory: Path, reason: str) -> tuple[int, list[dict]]:
+    print(f"Ignoring the checkpoint in {directory}: {reason}. Starting from epoch 1.")
+    clear_checkpoint(directory)
+    return 0, []
 
 
 def clear_checkpoint(directory: Path) -> None:
@@ -127,17 +294,33 @@ def train_model(
     epochs: int,
     batch_size: int,
     learning_rate: float,
+    schedule: str = "constant",
+    weight_decay: float | None = None,
+    augment: bool = False,
+    early_stopping_patience: int | None = None,
     seed: int,
     checkpoint_dir: Path,
 ) -> pd.DataFrame:
-    """Compile and fit `model` with Adam, resuming from `checkpoint_dir`; return one history row per epoch."""
+    """Compile and fit `model` with Adam (AdamW with `weight_decay`), resuming from `checkpoint_dir`.
+
+    With validation data, `model` ends with the weights of its best val_accuracy epoch, and training
+    stops once `early_stopping_patience` epochs brought no better one (None: never). Returns one
+    history row per epoch run.
+    """
+    steps_per_epoch = math.ceil(len(labels) / batch_size)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate_schedule(
+                learning_rate, schedule=schedule, steps_per_epoch=steps_per_epoch, epochs=epochs
+            ),
+            weight_decay=weight_decay,
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    run_fingerprint = fingerprint(
+    identity = run_identity(
         architecture=architecture(model),
+        precision=keras.mixed_precision.global_policy().name,
         images=images,
         labels=labels,
         validation_images=validation_data[0] if validation_data else None,
@@ -145,20 +328,36 @@ def train_model(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        schedule=schedule,
+        weight_decay=weight_decay,
+        augment=augment,
+        early_stopping_patience=early_stopping_patience,
         seed=seed,
     )
-    first_epoch, history = restore(model, checkpoint_dir, run_fingerprint)
-    if first_epoch >= epochs:
-        return pd.DataFrame(history)
-    model.fit(
-        shuffled_batches(images, labels, batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs),
-        steps_per_epoch=math.ceil(len(labels) / batch_size),
-        validation_data=validation_data,
-        initial_epoch=first_epoch,
-        epochs=epochs,
-        shuffle=False,  # shuffled_batches already shuffles, reproducibly.
-        callbacks=[EpochCheckpoint(checkpoint_dir, run_fingerprint, history)],
-        # One line per epoch when the output is a log, a live progress bar in a terminal.
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    first_epoch, history = restore(model, checkpoint_dir, identity)
+    if first_epoch < epochs and not patience_ran_out(history, early_stopping_patience):
+        model.fit(
+            batch_stream(
+                images,
+                labels,
+                batch_size=batch_size,
+                seed=seed,
+                first_epoch=first_epoch,
+                epochs=epochs,
+                augment=augment,
+            ),
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data,
+            initial_epoch=first_epoch,
+            epochs=epochs,
+            shuffle=False,  # batch_stream already shuffles, reproducibly.
+            callbacks=[
+                ReseedRandomLayers(seed),
+                EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience),
+            ],
+            # One line per epoch when the output is a log, a live progress bar in a terminal.
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    if best_epoch_index(history) is not None:
+        model.load_weights(Path(checkpoint_dir) / BEST_WEIGHTS_FILE)
     return pd.DataFrame(history)

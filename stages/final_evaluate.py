@@ -1,19 +1,20 @@
 """Stage final-evaluate: retrain on 100% of the training set, then score once on the test set.
 
-This is the only stage that reads the test set, and it refuses to run inside a DVC experiment.
+It reads the test set after every decision has been made, and refuses to run inside a DVC experiment.
 """
 
 import time
 
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
-from fashion_mnist.evaluation import confusion_rows, test_metrics
-from fashion_mnist.figures import confusion_matrix_figure
+from fashion_mnist.evaluation import confusion_matrix_figure, confusion_rows, per_class_scores, test_metrics
 from fashion_mnist.files import save_figure, write_csv, write_json
-from fashion_mnist.model import build_blog_model, save_model
+from fashion_mnist.history import read_best_epoch
+from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
+from fashion_mnist.saving import save_model
 from fashion_mnist.stage import refuse_inside_experiment, run_stage
-from fashion_mnist.training import clear_checkpoint, make_deterministic, train_model
+from fashion_mnist.training import clear_checkpoint, library_versions, make_deterministic, set_precision, train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "final-evaluate"
 
@@ -21,14 +22,18 @@ CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "final-evaluate"
 def main() -> None:
     """Retrain with the train stage's hyperparameters on every training image, then score the test set."""
     refuse_inside_experiment("final-evaluate")
-    params = load_params(["base", "train", "final"])
+    params = load_params(["base", "model", "train", "final"])
     seed, train = params["base"]["seed"], params["train"]
-    epochs = params["final"]["epochs"] or train["epochs"]
+    epochs = params["final"]["epochs"]
+    if epochs == "auto":
+        epochs = read_best_epoch(paths.TRAIN_METRICS)
+        print(f"final.epochs is auto: {epochs} epochs, the best validation epoch of train")
     make_deterministic(seed)
+    policy = set_precision(train["precision"])
     x_train, y_train = load_split(paths.TRAIN_DATA)
     x_test, y_test = load_split(paths.TEST_DATA)
-    print(f"retraining on all {len(y_train)} training images for {epochs} epochs")
-    model = build_blog_model()
+    print(f"retraining on all {len(y_train)} training images for {epochs} epochs, in {policy}")
+    model = build_model(params["model"]["name"])
 
     started = time.perf_counter()
     history = train_model(
@@ -39,6 +44,9 @@ def main() -> None:
         epochs=epochs,
         batch_size=train["batch_size"],
         learning_rate=train["learning_rate"],
+        schedule=train["schedule"],
+        weight_decay=train["weight_decay"] or None,
+        augment=train["augment"],
         seed=seed,
         checkpoint_dir=CHECKPOINT_DIR,
     )
@@ -46,9 +54,11 @@ def main() -> None:
 
     metrics, predicted = test_metrics(model, images=x_test, labels=y_test, batch_size=train["batch_size"])
     save_model(model, paths.FINAL_MODEL)
+    write_json(paths.FINAL_ENVIRONMENT, {"precision": policy, **library_versions()})
     write_csv(paths.FINAL_HISTORY, history)
-    write_json(paths.FINAL_METRICS, metrics)
+    write_json(paths.FINAL_METRICS, {**metrics, "epochs": epochs})
     write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1)})
+    write_csv(paths.PER_CLASS, per_class_scores(y_test, predicted))
     write_csv(paths.CONFUSION, confusion_rows(y_test, predicted))
     save_figure(confusion_matrix_figure(y_test, predicted), paths.CONFUSION_MATRIX)
     clear_checkpoint(CHECKPOINT_DIR)

@@ -1,9 +1,8 @@
 """Stage plot: draw the learning curves of the train stage."""
 
 from fashion_mnist import paths
-from fashion_mnist.figures import learning_curves
 from fashion_mnist.files import save_figure
-from fashion_mnist.history import best_epoch, load_history
+from fashion_mnist.learning_curves import best_epoch, learning_curves, load_history
 from fashion_mnist.stage import run_stage
 
 

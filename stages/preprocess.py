@@ -1,8 +1,8 @@
 """Stage preprocess: parse and validate the IDX files, write the train and test splits as .npz."""
 
 from fashion_mnist import paths
-from fashion_mnist.dataset import balanced_subset, class_counts, save_split
-from fashion_mnist.files import write_json
+from fashion_mnist.dataset import balanced_subset, class_count_table, save_split
+from fashion_mnist.files import write_csv
 from fashion_mnist.idx import read_split
 from fashion_mnist.params import load_params
 from fashion_mnist.stage import run_stage
@@ -18,7 +18,7 @@ def main() -> None:
     )
     save_split(paths.TRAIN_DATA, images=train_images, labels=train_labels)
     save_split(paths.TEST_DATA, images=test_images, labels=test_labels)
-    write_json(paths.DATA_REPORT, {"train": class_counts(train_labels), "test": class_counts(test_labels)})
+    write_csv(paths.DATA_REPORT, class_count_table(train_labels, test_labels))
     print(f"train: {train_images.shape} images, test: {test_images.shape} images")
 
 

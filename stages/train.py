@@ -1,4 +1,4 @@
-"""Stage train: fit the blog's CNN on the training split, validating on a held-out stratified part of it."""
+"""Stage train: fit the chosen CNN on the training split, validating on a held-out stratified part of it."""
 
 import time
 
@@ -6,25 +6,27 @@ from fashion_mnist import paths
 from fashion_mnist.dataset import load_split, validation_split
 from fashion_mnist.files import write_csv, write_json, write_text
 from fashion_mnist.history import summarize_history
-from fashion_mnist.model import build_blog_model, model_summary, save_model
+from fashion_mnist.model import build_model, model_summary
 from fashion_mnist.params import load_params
+from fashion_mnist.saving import save_model
 from fashion_mnist.stage import run_stage
-from fashion_mnist.training import clear_checkpoint, make_deterministic, train_model
+from fashion_mnist.training import clear_checkpoint, library_versions, make_deterministic, set_precision, train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
 
 
 def main() -> None:
-    """Train the blog's model on the training split and save it with its history and metrics."""
-    params = load_params(["base", "train"])
+    """Train the model on the training split; keep the best validation epoch's weights, history and metrics."""
+    params = load_params(["base", "model", "train"])
     seed, train = params["base"]["seed"], params["train"]
     make_deterministic(seed)
+    policy = set_precision(train["precision"])
     images, labels = load_split(paths.TRAIN_DATA)
     (x_train, y_train), (x_validation, y_validation) = validation_split(
         images, labels, fraction=train["validation_split"], seed=seed
     )
-    print(f"training on {len(y_train)} images, validating on {len(y_validation)}")
-    model = build_blog_model()
+    print(f"training on {len(y_train)} images, validating on {len(y_validation)}, in {policy}")
+    model = build_model(params["model"]["name"])
     summary = model_summary(model)
     print(summary)
 
@@ -37,6 +39,10 @@ def main() -> None:
         epochs=train["epochs"],
         batch_size=train["batch_size"],
         learning_rate=train["learning_rate"],
+        schedule=train["schedule"],
+        weight_decay=train["weight_decay"] or None,
+        augment=train["augment"],
+        early_stopping_patience=train["early_stopping_patience"],
         seed=seed,
         checkpoint_dir=CHECKPOINT_DIR,
     )
@@ -45,13 +51,14 @@ def main() -> None:
     metrics = {**summarize_history(history), "parameters": model.count_params()}
     save_model(model, paths.MODEL)
     write_text(paths.MODEL_SUMMARY, summary)
+    write_json(paths.TRAIN_ENVIRONMENT, {"precision": policy, **library_versions()})
     write_csv(paths.TRAIN_HISTORY, history)
     write_json(paths.TRAIN_METRICS, metrics)
     write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1)})
     clear_checkpoint(CHECKPOINT_DIR)
     print(
-        f"val_accuracy {metrics['val_accuracy']:.4f} after {metrics['epochs']} epochs; "
-        f"best {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; {seconds:.0f} s"
+        f"kept epoch {metrics['best_epoch']} of {metrics['epochs']}: val_accuracy {metrics['val_accuracy']:.4f}, "
+        f"val_loss {metrics['val_loss']:.4f}; {seconds:.0f} s"
     )
 
 

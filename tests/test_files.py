@@ -39,3 +39,16 @@ def test_a_written_file_gets_the_usual_permissions(tmp_path: Path):
     finally:
         os.umask(previous)
     assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_folder_is_synced_after_the_rename_so_a_power_cut_cannot_undo_it(tmp_path: Path, monkeypatch):
+    synced = []
+    fsync = os.fsync
+
+    def record(descriptor: int) -> None:
+        synced.append(os.path.samestat(os.fstat(descriptor), os.stat(tmp_path)))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", record)
+    write_json(tmp_path / "metrics.json", {})
+    assert synced[-1], "the last fsync is of the folder holding the renamed file"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fashion_mnist.dataset import load_split
-from fashion_mnist.model import load_model
+from fashion_mnist.loading import load_model
 from tests.conftest import environment, make_project, run, set_params
 from tests.synthetic import write_dataset
 

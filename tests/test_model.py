@@ -1,5 +1,6 @@
-"""The blog's architecture, and saving and loading models safely."""
+"""The architectures, and saving and loading models safely and reproducibly."""
 
+import time
 import zipfile
 from pathlib import Path
 
@@ -7,7 +8,10 @@ import numpy as np
 import pytest
 
 from fashion_mnist.errors import DataError
-from fashion_mnist.model import build_blog_model, load_model, model_summary, save_model
+from fashion_mnist.loading import load_model
+from fashion_mnist.model import BUILDERS, build_blog_model, build_model, model_summary
+from fashion_mnist.params import MODEL_NAMES
+from fashion_mnist.saving import save_model
 
 
 def test_the_blog_model_has_the_blog_layers_and_507530_parameters():
@@ -28,6 +32,30 @@ def test_the_blog_model_has_the_blog_layers_and_507530_parameters():
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_name_of_params_builds_a_classifier_with_a_float32_output(name: str):
+    assert set(BUILDERS) == set(MODEL_NAMES)
+    model = build_model(name)
+    assert model.name == name
+    assert model.layers[-1].dtype_policy.compute_dtype == "float32"
+    probabilities = model.predict(np.zeros((2, 28, 28, 1), dtype=np.uint8), verbose=0)
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_the_vgg_bn_model_is_smaller_than_the_blogs_with_batch_normalization_and_dropout():
+    model = build_model("vgg_bn")
+    assert model.count_params() == 289_066
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Conv2D") == 6 and kinds.count("BatchNormalization") == 6
+    assert "GlobalAveragePooling2D" in kinds and "Dropout" in kinds
+
+
+def test_an_unknown_model_name_is_refused():
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; expected one of blog_cnn, vgg_bn"):
+        build_model("resnet")
+
+
 def test_the_summary_lists_every_layer_and_the_total():
     summary = model_summary(build_blog_model())
     assert "Total params: 507,530" in summary
@@ -41,6 +69,18 @@ def test_a_saved_model_loads_with_the_same_weights(tmp_path: Path):
     for saved, restored in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, restored)
     assert [path.name for path in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_the_same_model_saved_twice_gives_identical_files_that_still_load(tmp_path: Path):
+    model = build_model("vgg_bn")
+    save_model(model, tmp_path / "first.keras")
+    # Keras's save time has a one-second resolution; zip entry times two.
+    time.sleep(2.1)
+    save_model(model, tmp_path / "second.keras")
+    assert (tmp_path / "first.keras").read_bytes() == (tmp_path / "second.keras").read_bytes()
+    loaded = load_model(tmp_path / "second.keras")
+    for saved, restored in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, restored)
 
 
 def test_a_corrupt_model_file_is_named(tmp_path: Path):

@@ -3,13 +3,23 @@
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 from fashion_mnist import training
-from fashion_mnist.model import build_blog_model
-from fashion_mnist.training import STATE_FILE, make_deterministic, train_model
+from fashion_mnist.model import build_model
+from fashion_mnist.params import PRECISIONS, SCHEDULES
+from fashion_mnist.training import (
+    STATE_FILE,
+    epoch_batches,
+    learning_rate_schedule,
+    make_deterministic,
+    resolve_precision,
+    set_precision,
+    train_model,
+)
 from tests.synthetic import balanced_labels, make_images
 
 EPOCHS = 4
@@ -22,15 +32,26 @@ def data():
     return (images[:160], labels[:160]), (images[160:], labels[160:])
 
 
-def fit(data, checkpoint_dir: Path, **overrides):
+@pytest.fixture(autouse=True)
+def float32_policy():
+    """Leave Keras's global dtype policy as each test found it."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+# The stronger recipe: batch normalization, dropout, augmentation, AdamW with a cosine schedule.
+STRONG = {"model": "vgg_bn", "augment": True, "schedule": "cosine", "weight_decay": 0.05}
+
+
+def fit(data, checkpoint_dir: Path, model: str = "blog_cnn", **overrides):
     (images, labels), validation = data
     settings = {"epochs": EPOCHS, "batch_size": 16, "learning_rate": 0.001, "seed": 7} | overrides
     make_deterministic(settings["seed"])
-    model = build_blog_model()
+    network = build_model(model)
     history = train_model(
-        model, images=images, labels=labels, validation_data=validation, checkpoint_dir=checkpoint_dir, **settings
+        network, images=images, labels=labels, validation_data=validation, checkpoint_dir=checkpoint_dir, **settings
     )
-    return model, history
+    return network, history
 
 
 class SimulatedInterruptError(Exception):
@@ -77,13 +98,14 @@ def test_another_seed_gives_another_run(data, tmp_path: Path):
     assert not first_history.equals(other_history)
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(data, tmp_path: Path, monkeypatch, capsys):
-    uninterrupted_model, uninterrupted_history = fit(data, tmp_path / "uninterrupted")
-    fit_until_interrupted(data, tmp_path / "resumed", monkeypatch, after_epoch=2)
+@pytest.mark.parametrize("recipe", [{}, STRONG], ids=["blog_cnn", "vgg_bn-augmented"])
+def test_a_resumed_run_equals_an_uninterrupted_one(data, tmp_path: Path, monkeypatch, capsys, recipe):
+    uninterrupted_model, uninterrupted_history = fit(data, tmp_path / "uninterrupted", **recipe)
+    fit_until_interrupted(data, tmp_path / "resumed", monkeypatch, after_epoch=2, **recipe)
     state = json.loads((tmp_path / "resumed" / STATE_FILE).read_text())
     assert state["epoch"] == 2 and [row["epoch"] for row in state["history"]] == [1, 2]
 
-    resumed_model, resumed_history = fit(data, tmp_path / "resumed")
+    resumed_model, resumed_history = fit(data, tmp_path / "resumed", **recipe)
     assert "Resuming from the checkpoint" in capsys.readouterr().out
     pd.testing.assert_frame_equal(resumed_history, uninterrupted_history, check_exact=True)
     assert_same_weights(resumed_model, uninterrupted_model)
@@ -99,13 +121,152 @@ def test_a_checkpoint_made_with_other_settings_is_not_resumed(data, tmp_path: Pa
 
 def test_an_unreadable_checkpoint_is_discarded(data, tmp_path: Path, monkeypatch, capsys):
     fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
-    (weights,) = (tmp_path / "checkpoint").glob("*.weights.h5")
+    (weights,) = (tmp_path / "checkpoint").glob("epoch-*.weights.h5")
     weights.write_bytes(b"garbage")
     _, history = fit(data, tmp_path / "checkpoint")
-    assert "Ignoring the unreadable checkpoint" in capsys.readouterr().out
+    assert "it is unreadable" in capsys.readouterr().out
     assert history["epoch"].tolist() == [1, 2, 3, 4]
 
 
-def test_only_the_latest_epoch_is_kept_on_disk(data, tmp_path: Path, monkeypatch):
+def test_only_the_latest_and_the_best_epoch_are_kept_on_disk(data, tmp_path: Path, monkeypatch):
     fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=3)
-    assert sorted(path.name for path in (tmp_path / "checkpoint").iterdir()) == ["epoch-0003.weights.h5", STATE_FILE]
+    assert sorted(path.name for path in (tmp_path / "checkpoint").iterdir()) == [
+        "best.weights.h5",
+        "epoch-0003.weights.h5",
+        STATE_FILE,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("weights", None), ("epoch", None), ("history", None), ("identity", None)]
+)
+@pytest.mark.parametrize("missing", [True, False], ids=["missing", "null"])
+def test_a_state_with_a_missing_or_null_field_is_discarded_with_a_message(
+    data, tmp_path: Path, monkeypatch, capsys, field: str, value, missing: bool
+):
+    fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
+    state_path = tmp_path / "checkpoint" / STATE_FILE
+    state = json.loads(state_path.read_text())
+    if missing:
+        del state[field]
+    else:
+        state[field] = value
+    state_path.write_text(json.dumps(state))
+    _, history = fit(data, tmp_path / "checkpoint")
+    output = capsys.readouterr().out
+    assert "it is unreadable (state.json" in output and "Starting from epoch 1" in output
+    assert history["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_a_checkpoint_made_by_other_code_is_not_resumed_and_names_the_file(data, tmp_path, monkeypatch, capsys):
+    sources = training.source_files()
+    fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
+    edited = dict(sources, **{"fashion_mnist/training.py": "0" * 64})
+    monkeypatch.setattr(training, "source_files", lambda: edited)
+    _, history = fit(data, tmp_path / "checkpoint")
+    assert "it was made with other code (fashion_mnist/training.py)" in capsys.readouterr().out
+    assert history["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_a_checkpoint_made_with_other_library_versions_is_not_resumed(data, tmp_path, monkeypatch, capsys):
+    versions = training.library_versions()
+    fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
+    monkeypatch.setattr(training, "library_versions", lambda: versions | {"keras": "9.9.9"})
+    fit(data, tmp_path / "checkpoint")
+    assert f"it was made with keras {versions['keras']} instead of 9.9.9" in capsys.readouterr().out
+
+
+def test_the_source_files_are_the_project_modules_imported(data):
+    sources = training.source_files()
+    assert {"fashion_mnist/training.py", "fashion_mnist/model.py", "fashion_mnist/augmentation.py"} <= set(sources)
+    assert all(name.startswith(("fashion_mnist/", "stages/")) for name in sources)
+
+
+def test_early_stopping_stops_after_the_patience_and_keeps_the_best_epochs_weights(data, tmp_path: Path):
+    model, history = fit(data, tmp_path / "checkpoint", epochs=30, early_stopping_patience=2, learning_rate=0.003)
+    best = int(history["val_accuracy"].idxmax())
+    assert len(history) == best + 3 < 30, "stopped two epochs after the best, and before the last epoch"
+    assert history["epoch"].tolist() == list(range(1, len(history) + 1)), "every epoch run is in the history"
+    loss, accuracy = model.evaluate(*data[1], batch_size=16, verbose=0)
+    assert accuracy == pytest.approx(history["val_accuracy"][best])
+    assert loss == pytest.approx(history["val_loss"][best], rel=1e-5)
+    assert loss != pytest.approx(history["val_loss"].iloc[-1], rel=1e-5), "not the last epoch's weights"
+
+
+def test_without_early_stopping_the_model_still_holds_the_best_epochs_weights(data, tmp_path: Path):
+    model, history = fit(data, tmp_path / "checkpoint", epochs=6, learning_rate=0.01)
+    best = int(history["val_accuracy"].idxmax())
+    assert len(history) == 6
+    loss, _ = model.evaluate(*data[1], batch_size=16, verbose=0)
+    assert loss == pytest.approx(history["val_loss"][best], rel=1e-5)
+
+
+def test_a_run_killed_after_its_early_stop_resumes_to_the_same_result(data, tmp_path, monkeypatch):
+    model, history = fit(data, tmp_path / "uninterrupted", epochs=30, early_stopping_patience=2, learning_rate=0.003)
+    fit_until_interrupted(
+        data,
+        tmp_path / "resumed",
+        monkeypatch,
+        after_epoch=len(history),
+        epochs=30,
+        early_stopping_patience=2,
+        learning_rate=0.003,
+    )
+    resumed_model, resumed_history = fit(
+        data, tmp_path / "resumed", epochs=30, early_stopping_patience=2, learning_rate=0.003
+    )
+    pd.testing.assert_frame_equal(resumed_history, history, check_exact=True)
+    assert_same_weights(resumed_model, model)
+
+
+def test_an_epochs_batches_depend_on_the_seed_and_epoch_alone(data):
+    (images, labels), _ = data
+    batches = {
+        (seed, epoch, augment): list(
+            epoch_batches(images, labels, batch_size=32, seed=seed, epoch=epoch, augment=augment)
+        )
+        for seed, epoch, augment in [(1, 0, False), (1, 1, False), (2, 0, False), (1, 0, True)]
+    }
+    again = list(epoch_batches(images, labels, batch_size=32, seed=1, epoch=0, augment=True))
+    for (image_batch, label_batch), (same_images, same_labels) in zip(batches[1, 0, True], again, strict=True):
+        np.testing.assert_array_equal(image_batch, same_images)
+        np.testing.assert_array_equal(label_batch, same_labels)
+    labels_of = {key: np.concatenate([batch[1] for batch in value]) for key, value in batches.items()}
+    assert sorted(labels_of[1, 0, False].tolist()) == sorted(labels.tolist()), "each image once per epoch"
+    assert not np.array_equal(labels_of[1, 0, False], labels_of[1, 1, False]), "another epoch, another order"
+    assert not np.array_equal(labels_of[1, 0, False], labels_of[2, 0, False]), "another seed, another order"
+    np.testing.assert_array_equal(labels_of[1, 0, False], labels_of[1, 0, True])
+    augmented = np.concatenate([batch[0] for batch in batches[1, 0, True]])
+    plain = np.concatenate([batch[0] for batch in batches[1, 0, False]])
+    assert augmented.shape == plain.shape and augmented.dtype == plain.dtype
+    assert not np.array_equal(augmented, plain), "augmentation changes the images"
+
+
+def test_the_cosine_schedule_warms_up_for_one_epoch_then_decays_to_zero():
+    schedule = learning_rate_schedule(0.01, schedule="cosine", steps_per_epoch=10, epochs=5)
+    assert float(schedule(0)) == pytest.approx(0.0)
+    assert float(schedule(10)) == pytest.approx(0.01)
+    assert 0 < float(schedule(30)) < 0.01
+    assert float(schedule(50)) == pytest.approx(0.0, abs=1e-9)
+    assert learning_rate_schedule(0.01, schedule="constant", steps_per_epoch=10, epochs=5) == 0.01
+    assert set(SCHEDULES) == {"constant", "cosine"}
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        learning_rate_schedule(0.01, schedule="step", steps_per_epoch=10, epochs=5)
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "mixed_bfloat16"), (False, "float32")])
+def test_auto_precision_is_bfloat16_only_where_it_runs_natively(monkeypatch, native: bool, expected: str):
+    monkeypatch.setattr(training, "native_bfloat16", lambda: native)
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    assert set(PRECISIONS) == {"float32", "mixed_bfloat16", "auto"}
+
+
+def test_bfloat16_training_computes_in_bfloat16_with_a_float32_output(data, tmp_path: Path):
+    assert set_precision("mixed_bfloat16") == "mixed_bfloat16"
+    model, history = fit(data, tmp_path / "checkpoint", epochs=2)
+    assert model.layers[1].compute_dtype == "bfloat16"
+    assert model.layers[-1].compute_dtype == "float32"
+    assert model.predict(data[1][0][:2], verbose=0).dtype == np.float32
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
