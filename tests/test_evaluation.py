@@ -5,8 +5,8 @@ import pytest
 from sklearn.metrics import confusion_matrix
 
 from fashion_mnist.dataset import CLASS_NAMES
-from fashion_mnist.evaluation import confusion_rows, per_class_scores
-from fashion_mnist.figures import confusion_matrix_figure, learning_curves
+from fashion_mnist.evaluation import confusion_matrix_figure, confusion_rows, per_class_scores
+from fashion_mnist.learning_curves import learning_curves
 from tests.test_history import HISTORY
 
 LABELS = np.array([0, 0, 0, 1, 1, 9])
@@ -14,8 +14,10 @@ PREDICTED = np.array([0, 0, 1, 1, 1, 0])
 
 
 def test_per_class_scores_match_a_hand_count():
-    scores = per_class_scores(LABELS, PREDICTED)
-    assert list(scores) == list(CLASS_NAMES)
+    table = per_class_scores(LABELS, PREDICTED)
+    assert list(table.columns) == ["class", "precision", "recall", "f1", "support"]
+    assert table["class"].tolist() == list(CLASS_NAMES)
+    scores = table.set_index("class").to_dict(orient="index")
     # T-shirt/top: predicted 3 times, 2 right; 3 actual, 2 found.
     assert scores["T-shirt/top"]["precision"] == pytest.approx(2 / 3)
     assert scores["T-shirt/top"]["recall"] == pytest.approx(2 / 3)

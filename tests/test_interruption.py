@@ -22,7 +22,10 @@ pytestmark = pytest.mark.slow
 EPOCHS = 4
 # Enough steps per epoch that the test can see a checkpoint appear and kill the stage before the end.
 SLOW_EPOCHS = {"train": {"epochs": EPOCHS, "batch_size": 4}, "final": {"epochs": EPOCHS}}
-STAGES = {"train": ("stages.train", "reports/train"), "final-evaluate": ("stages.final_evaluate", "reports/final")}
+STAGES = {
+    "train": ("stages.train", "reports/train", "models/model.keras"),
+    "final-evaluate": ("stages.final_evaluate", "reports/final", "models/final.keras"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def kill_after_checkpoint(project: Path, module: str, stage: str) -> int:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_killed_stage_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(prepared: Path, tmp_path: Path, stage):
-    module, reports = STAGES[stage]
+    module, reports, model = STAGES[stage]
     uninterrupted = copy_of(prepared, tmp_path / "uninterrupted")
     run([sys.executable, "-m", module], uninterrupted)
 
@@ -76,6 +79,22 @@ def test_a_killed_stage_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(p
         uninterrupted / reports / "metrics.json"
     ).read_bytes()
     assert not (interrupted / ".checkpoints" / stage).exists(), "a finished run clears its resume state"
+    resumed_model, uninterrupted_model = load_model(interrupted / model), load_model(uninterrupted / model)
+    for resumed, whole in zip(resumed_model.get_weights(), uninterrupted_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(resumed, whole)
+    assert (interrupted / model).read_bytes() == (uninterrupted / model).read_bytes()
+
+
+def test_a_checkpoint_of_other_code_is_not_resumed_and_the_message_says_why(prepared: Path, tmp_path: Path):
+    project = copy_of(prepared, tmp_path / "project")
+    kill_after_checkpoint(project, "stages.train", "train")
+    # A fix in a module the training imports, between the kill and the rerun.
+    with open(project / "fashion_mnist/training.py", "a") as source:
+        source.write("\n# A bug fix.\n")
+    result = run(["dvc", "repro", "train"], project)
+    assert "it was made with other code (fashion_mnist/training.py)" in result.stdout
+    assert "Starting from epoch 1" in result.stdout and f"Epoch 1/{EPOCHS}" in result.stdout
+    assert "epochs already done" not in result.stdout
 
 
 def test_changed_params_start_fresh_instead_of_resuming(prepared: Path, tmp_path: Path):
@@ -170,22 +189,26 @@ def test_a_stage_killed_mid_write_leaves_the_old_file_or_none(
         assert not (project / output).exists()
 
 
-def test_two_runs_with_the_same_params_give_byte_identical_metrics(prepared: Path, tmp_path: Path):
+def test_two_runs_with_the_same_params_give_byte_identical_outputs(prepared: Path, tmp_path: Path):
     first = copy_of(prepared, tmp_path / "first")
     second = copy_of(prepared, tmp_path / "second")
     set_params(first, {"train": {"epochs": 2}, "final": {"epochs": 2}})
     set_params(second, {"train": {"epochs": 2}, "final": {"epochs": 2}})
     run(["dvc", "repro"], first)
     run(["dvc", "repro"], second)
-    for report in [
-        "reports/data.json",
+    for output in [
+        "reports/data.csv",
         "reports/train/metrics.json",
         "reports/train/history.csv",
         "reports/final/metrics.json",
         "reports/final/history.csv",
+        "reports/final/per_class.csv",
         "reports/final/confusion.csv",
+        # Identical weights make identical model files, so a rerun leaves their hashes in dvc.lock alone.
+        "models/model.keras",
+        "models/final.keras",
     ]:
-        assert (first / report).read_bytes() == (second / report).read_bytes(), report
+        assert (first / output).read_bytes() == (second / output).read_bytes(), output
     first_model, second_model = load_model(first / "models/final.keras"), load_model(second / "models/final.keras")
     for one, other in zip(first_model.get_weights(), second_model.get_weights(), strict=True):
         np.testing.assert_array_equal(one, other)

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dvc.utils.hydra import apply_overrides
 
 from fashion_mnist.errors import ParamsError
 from fashion_mnist.params import SCHEMA, load_params
+from fashion_mnist.paths import SOURCE_FILES
 from tests.conftest import REPOSITORY
 
 ALL_SECTIONS = list(SCHEMA)
@@ -24,10 +26,43 @@ def write_params(tmp_path: Path, changes: dict) -> Path:
     return path
 
 
-def test_the_shipped_params_are_valid():
+def test_the_shipped_params_are_valid_and_complete():
     params = load_params(ALL_SECTIONS, path=REPOSITORY / "params.yaml")
-    assert params["train"] == {"epochs": 40, "batch_size": 128, "learning_rate": 0.001, "validation_split": 0.2}
-    assert params["download"]["mirrors"][-1] == "file:///usr/share/datasets/fashion-mnist/"
+    assert {section: set(values) for section, values in params.items()} == {
+        section: set(rules) for section, rules in SCHEMA.items()
+    }
+    assert set(params["download"]["files"]) == set(SOURCE_FILES)
+    assert params["download"]["mirrors"][-1] == "file:///usr/share/datasets/fashion-mnist/", "works offline"
+
+
+@pytest.mark.parametrize(
+    ("key", "written", "value"),
+    [
+        ("train.learning_rate", "1e-3", 0.001),
+        ("train.learning_rate", "1.0e-3", 0.001),
+        ("train.weight_decay", "5e-2", 0.05),
+        ("download.timeout_seconds", "1e1", 10.0),
+        ("final.epochs", "auto", "auto"),
+        ("final.epochs", "12", 12),
+        ("train.early_stopping_patience", "5", 5),
+        ("base.seed", str(2**32 - 1), 2**32 - 1),
+    ],
+)
+def test_values_as_yaml_1_2_and_dvc_write_them_are_read(tmp_path: Path, key: str, written: str, value):
+    path = write_params(tmp_path, {key: "PLACEHOLDER"})
+    path.write_text(path.read_text().replace("PLACEHOLDER", written))
+    section, name = key.split(".")
+    assert load_params(ALL_SECTIONS, path=path)[section][name] == value
+
+
+def test_a_value_set_by_dvc_exp_run_s_is_read(tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text((REPOSITORY / "params.yaml").read_text())
+    # What `dvc exp run -S train.learning_rate=1e-4 ...` does to params.yaml before running the stages.
+    apply_overrides(path, ["train.learning_rate=1e-4", "final.epochs=12", "model.name=vgg_bn"])
+    params = load_params(ALL_SECTIONS, path=path)
+    assert params["train"]["learning_rate"] == 0.0001
+    assert params["final"]["epochs"] == 12 and params["model"]["name"] == "vgg_bn"
 
 
 @pytest.mark.parametrize(
@@ -47,6 +82,23 @@ def test_the_shipped_params_are_valid():
         ("preprocess.max_train_samples", "all"),
         ("final.epochs", -3),
         ("base.seed", -1),
+        ("base.seed", 2**32),
+        ("train.learning_rate", float("inf")),
+        ("train.learning_rate", float("nan")),
+        ("download.timeout_seconds", float("inf")),
+        ("train.validation_split", float("nan")),
+        ("train.weight_decay", -0.1),
+        ("train.schedule", "step"),
+        ("train.augment", "yes"),
+        ("train.precision", "float16"),
+        ("train.early_stopping_patience", 0),
+        ("model.name", "resnet"),
+        ("final.epochs", "best"),
+        ("final.epochs", 0),
+        ("final.epochs", None),
+        ("download.mirrors", ["ftp://example.com/fashion/"]),
+        ("download.mirrors", ["/usr/share/datasets/fashion-mnist/"]),
+        ("download.files", {"train-images.gz": "0" * 64}),
         ("download.mirrors", []),
         ("download.mirrors", "file:///somewhere/"),
         ("download.timeout_seconds", 0),
