@@ -1,19 +1,23 @@
-"""Fetch the Fashion-MNIST files from a list of mirrors, accepting only content with the known checksum."""
+"""Fetch the Fashion-MNIST files from a list of mirrors and keep their decompressed content, checksum verified."""
 
 import hashlib
 import http.client
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tqdm import tqdm
 
 from fashion_mnist.errors import DataError, DownloadError
 from fashion_mnist.files import atomic_path
-from fashion_mnist.idx import read_gzip
 
 ALLOWED_REDIRECT_SCHEMES = ("http", "https")
+CHUNK_SIZE = 1 << 16
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class _SafeRedirects(urllib.request.HTTPRedirectHandler):
@@ -30,43 +34,124 @@ class _SafeRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_SafeRedirects)
 
 
-def content_sha256(path: Path) -> str:
-    """SHA-256 of a gzip file's decompressed content: the one checksum every mirror agrees on."""
-    return hashlib.sha256(read_gzip(path)).hexdigest()
+def gzip_size_limit(content_size: int) -> int:
+    """The most bytes a gzip file of `content_size` bytes of content may take: no mirror may send more."""
+    # Deflate's worst case is content it cannot compress, kept in stored blocks that cost 5 bytes of header
+    # each. zlib stores up to 64 KiB a block; allowing a block per KiB covers encoders that cut them smaller.
+    # A gzip member adds a 10-byte header and an 8-byte trailer, and 1 KiB covers an optional file name or
+    # comment in the header. So a genuine copy is at most about 0.5% larger than its content.
+    stored_blocks = content_size // 1024 + 1
+    return content_size + 5 * stored_blocks + 10 + 8 + 1024
 
 
-def fetch_url(url: str, destination: Path, timeout_seconds: float) -> None:
-    """Copy `url` to `destination` with a progress bar; `timeout_seconds` bounds connecting and each read."""
+def gunzip_chunks(chunks: Iterable[bytes], max_size: int) -> Iterator[bytes]:
+    """Decompress a gzip stream that arrives in pieces, yielding its content in pieces of at most CHUNK_SIZE bytes.
+
+    Data that is not gzip, is damaged or cut short, or decompresses to more than `max_size` bytes raises DataError
+    as soon as it shows, so a gzip bomb costs neither memory nor disk.
+    """
+    decompressor = zlib.decompressobj(wbits=31)
+    head = b""  # The first bytes, to show what a file that is not gzip holds.
+    received = size = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if len(head) < 16:
+            head = (head + chunk)[:16]
+            if len(head) >= 2 and not head.startswith(GZIP_MAGIC):
+                raise DataError(f"not a gzip file (it starts with {head!r})")
+        pending = chunk
+        while pending:
+            if decompressor.eof:
+                # RFC 1952: a gzip file may hold several members, one after the other.
+                decompressor = zlib.decompressobj(wbits=31)
+            try:
+                # max_length bounds the output of each call, however much the input expands.
+                content = decompressor.decompress(pending, CHUNK_SIZE)
+            except zlib.error as error:
+                raise DataError(f"corrupt gzip data ({error})") from None
+            size += len(content)
+            if size > max_size:
+                raise DataError(f"decompresses to more than {max_size:,} bytes, the size of the genuine file")
+            yield content
+            pending = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+    # What the last call held back once its input was used up: at most one deflate match, a few hundred bytes.
+    content = decompressor.flush()
+    size += len(content)
+    if size > max_size:
+        raise DataError(f"decompresses to more than {max_size:,} bytes, the size of the genuine file")
+    yield content
+    if not head:
+        raise DataError("empty file, not a gzip file")
+    if not decompressor.eof:
+        raise DataError(f"truncated gzip data: the compressed stream stops unfinished after {received:,} bytes")
+
+
+def _received_chunks(
+    response, content_size: int, deadline: float, timeout_seconds: float, progress: tqdm
+) -> Iterator[bytes]:
+    """Yield a response's body as it arrives, giving up at `deadline` and beyond what a gzip of the content can take."""
+    size_limit = gzip_size_limit(content_size)
+    received = 0
+    # read1 returns what has arrived (read(n) waits for all n bytes), so a slow server is noticed between reads.
+    while chunk := response.read1(CHUNK_SIZE):
+        received += len(chunk)
+        if received > size_limit:
+            raise DataError(
+                f"sent more than {size_limit:,} bytes, the most that a gzip of the {content_size:,}-byte file can take"
+            )
+        progress.update(len(chunk))
+        yield chunk
+        if time.monotonic() > deadline:
+            raise DownloadError(f"gave up after {timeout_seconds} s, with {received:,} bytes received: too slow")
+
+
+def fetch_url(url: str, destination: Path, content_size: int, timeout_seconds: float) -> str:
+    """Write the decompressed content of the gzip file at `url` to `destination`; return the content's SHA-256.
+
+    Gives up once `timeout_seconds` have passed since the request, checked whenever data arrives; each wait
+    for data is bounded by `timeout_seconds` too. Content of more than `content_size` bytes, or a gzip file
+    larger than such content can take, is refused.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    size_limit = gzip_size_limit(content_size)
+    digest = hashlib.sha256()
     with _OPENER.open(url, timeout=timeout_seconds) as response, open(destination, "wb") as output:
-        size = response.headers.get("Content-Length")
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > size_limit:
+            raise DataError(
+                f"announced {int(announced):,} bytes (Content-Length), "
+                f"more than the {size_limit:,} that a gzip of the {content_size:,}-byte file can take"
+            )
         # disable=None: a live bar in a terminal, nothing in a log file.
         with tqdm(
-            total=int(size) if size else None,
+            total=int(announced) if announced.isdigit() else None,
             unit="B",
             unit_scale=True,
             desc=url.rsplit("/", 1)[-1],
             leave=False,
             disable=None,
         ) as progress:
-            while chunk := response.read(1 << 16):
-                output.write(chunk)
-                progress.update(len(chunk))
+            chunks = _received_chunks(response, content_size, deadline, timeout_seconds, progress)
+            for content in gunzip_chunks(chunks, max_size=content_size):
+                output.write(content)
+                digest.update(content)
+    return digest.hexdigest()
 
 
 def download_file(
     name: str,
     sha256: str,
+    content_size: int,
     mirrors: list[str],
-    destination_dir: Path,
+    destination: Path,
     timeout_seconds: float,
     unreachable: dict[str, str],
 ) -> str:
-    """Download `name` from the first mirror whose copy has the expected content; return that mirror.
+    """Keep the content of `name` from the first mirror whose copy has the expected content; return that mirror.
 
     Mirrors that could not be reached are recorded in `unreachable` and skipped for later files,
     so a machine without network fails over once, not once per file.
     """
-    destination = Path(destination_dir) / name
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
@@ -74,10 +159,9 @@ def download_file(
             failures.append(f"  {url}: skipped, unreachable earlier ({unreachable[mirror]})")
             continue
         try:
-            # The file reaches `destination` only after its checksum matched.
+            # The content reaches `destination` only after its checksum matched.
             with atomic_path(destination) as temporary:
-                fetch_url(url, temporary, timeout_seconds)
-                actual = content_sha256(temporary)
+                actual = fetch_url(url, temporary, content_size, timeout_seconds)
                 if actual != sha256:
                     raise DataError(f"decompressed SHA-256 is {actual}, expected {sha256}")
             return mirror
@@ -91,7 +175,8 @@ def download_file(
             failures.append(f"  {url}: {unreachable[mirror]} ({error})")
         except http.client.HTTPException as error:
             failures.append(f"  {url}: not an HTTP answer ({type(error).__name__}: {error})")
-        except (OSError, DataError, ValueError) as error:
+        except (OSError, ValueError, DownloadError) as error:
+            # Too slow or too big is this file's problem at this mirror: a smaller file may still come from it.
             failures.append(f"  {url}: {error}")
     raise DownloadError(
         f"no mirror delivered {name}:\n" + "\n".join(failures) + "\n"
@@ -102,11 +187,28 @@ def download_file(
 
 
 def download_all(
-    files: dict[str, str], mirrors: list[str], destination_dir: Path, timeout_seconds: float
-) -> dict[str, str]:
-    """Download every file of `files` (name to SHA-256) into `destination_dir`; return which mirror served each."""
+    files: dict[str, str],
+    mirrors: list[str],
+    destination_dir: Path,
+    timeout_seconds: float,
+    content_sizes: dict[str, int],
+) -> dict[Path, str]:
+    """Keep every file of `files` (.gz name to SHA-256 of its content) decompressed in `destination_dir`.
+
+    Returns each file written, named without `.gz`, with the mirror that served it. `content_sizes`
+    gives each file's content size, which bounds what a mirror may send.
+    """
+    for name in files:
+        if name not in content_sizes:
+            raise DownloadError(
+                f"no content size is known for {name}, so its download cannot be bounded; "
+                f"the known files are {', '.join(content_sizes)}"
+            )
     unreachable: dict[str, str] = {}
-    return {
-        name: download_file(name, sha256, mirrors, destination_dir, timeout_seconds, unreachable)
-        for name, sha256 in files.items()
-    }
+    written = {}
+    for name, sha256 in files.items():
+        destination = Path(destination_dir) / name.removesuffix(".gz")
+        written[destination] = download_file(
+            name, sha256, content_sizes[name], mirrors, destination, timeout_seconds, unreachable
+        )
+    return written

@@ -1,7 +1,5 @@
-"""Read the gzipped IDX files that Fashion-MNIST ships in, checking every header field."""
+"""Read the IDX files that Fashion-MNIST ships in, checking every header field."""
 
-import gzip
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +12,12 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 
-def read_gzip(path: Path) -> bytes:
-    """Return the decompressed bytes of a gzip file; a damaged file raises DataError naming it."""
+def read_file(path: Path) -> bytes:
+    """Return the bytes of a file; a missing file raises DataError naming it."""
     try:
-        with gzip.open(path, "rb") as stream:
-            return stream.read()
+        return Path(path).read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except gzip.BadGzipFile as error:
-        raise DataError(f"{path}: not a gzip file ({error})") from None
-    except (EOFError, zlib.error) as error:
-        raise DataError(f"{path}: truncated or corrupt gzip data ({error})") from None
+        raise DataError(f"{path}: file not found; run `dvc repro download` first") from None
 
 
 def _header(path: Path, content: bytes, magic: int, fields: int) -> list[int]:
@@ -64,8 +57,8 @@ def parse_labels(path: Path, content: bytes) -> np.ndarray:
 
 def read_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read one split's image and label files and check that they pair up."""
-    images = parse_images(images_path, read_gzip(images_path))
-    labels = parse_labels(labels_path, read_gzip(labels_path))
+    images = parse_images(images_path, read_file(images_path))
+    labels = parse_labels(labels_path, read_file(labels_path))
     if len(images) != len(labels):
         raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     return images, labels

@@ -1,4 +1,4 @@
-"""Stage download: fetch the four Fashion-MNIST files into data/raw/, each verified by its SHA-256."""
+"""Stage download: fetch the four Fashion-MNIST files and keep their checksum-verified content in data/raw/."""
 
 from fashion_mnist import paths
 from fashion_mnist.download import download_all
@@ -7,16 +7,17 @@ from fashion_mnist.stage import run_stage
 
 
 def main() -> None:
-    """Download and verify the four files."""
+    """Download, decompress and verify the four files."""
     params = load_params(["download"])["download"]
-    sources = download_all(
+    written = download_all(
         files=params["files"],
         mirrors=params["mirrors"],
         destination_dir=paths.RAW_DIR,
         timeout_seconds=params["timeout_seconds"],
+        content_sizes=paths.SOURCE_FILES,
     )
-    for name, mirror in sources.items():
-        print(f"{paths.RAW_DIR / name}: checksum verified, from {mirror}")
+    for path, mirror in written.items():
+        print(f"{path}: checksum verified, from {mirror}")
 
 
 if __name__ == "__main__":

@@ -41,23 +41,35 @@ def labels_idx(labels: np.ndarray, magic: int = LABELS_MAGIC) -> bytes:
     return struct.pack(">II", magic, len(labels)) + labels.astype(np.uint8).tobytes()
 
 
-def write_gzip(path: Path, content: bytes) -> Path:
-    """Gzip `content` into `path`, creating its folder."""
+def write_gzip(path: Path, content: bytes, compresslevel: int = 9, mtime: float = 0) -> Path:
+    """Gzip `content` into `path`, creating its folder; the level and header time vary the bytes, not the content."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(content))
+    path.write_bytes(gzip.compress(content, compresslevel=compresslevel, mtime=mtime))
     return path
 
 
-def write_dataset(folder: Path, train_per_class: int = 20, test_per_class: int = 5, seed: int = 0) -> dict[str, str]:
-    """Write the four gzipped IDX files into `folder`; return each file's decompressed SHA-256."""
+def dataset_contents(train_per_class: int = 20, test_per_class: int = 5, seed: int = 0) -> dict[str, bytes]:
+    """The decompressed IDX content of the four files, by their published .gz name."""
     train_labels = balanced_labels(train_per_class, seed)
     test_labels = balanced_labels(test_per_class, seed + 1)
-    contents = {
+    return {
         FILE_NAMES["train_images"]: images_idx(make_images(train_labels, seed + 2)),
         FILE_NAMES["train_labels"]: labels_idx(train_labels),
         FILE_NAMES["test_images"]: images_idx(make_images(test_labels, seed + 3)),
         FILE_NAMES["test_labels"]: labels_idx(test_labels),
     }
+
+
+def write_dataset(
+    folder: Path,
+    train_per_class: int = 20,
+    test_per_class: int = 5,
+    seed: int = 0,
+    compresslevel: int = 9,
+    mtime: float = 0,
+) -> dict[str, str]:
+    """Write the four gzipped IDX files into `folder`; return each file's decompressed SHA-256."""
+    contents = dataset_contents(train_per_class, test_per_class, seed)
     for name, content in contents.items():
-        write_gzip(Path(folder) / name, content)
+        write_gzip(Path(folder) / name, content, compresslevel=compresslevel, mtime=mtime)
     return {name: hashlib.sha256(content).hexdigest() for name, content in contents.items()}

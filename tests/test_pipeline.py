@@ -21,10 +21,10 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
 
     assert sorted(path.name for path in (project / "data/raw").iterdir()) == sorted(
         [
-            "train-images-idx3-ubyte.gz",
-            "train-labels-idx1-ubyte.gz",
-            "t10k-images-idx3-ubyte.gz",
-            "t10k-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
         ]
     )
     data = json.loads((project / "reports/data.json").read_text())

@@ -1,12 +1,15 @@
 """The real Fashion-MNIST files, through the real download and preprocess stages."""
 
-import json
+import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
 from fashion_mnist.dataset import CLASS_NAMES, load_split
-from tests.conftest import copy_project, run
+from fashion_mnist.paths import SOURCE_FILES
+from tests.conftest import copy_project, run, set_params
 
 DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
 
@@ -18,11 +21,21 @@ pytestmark = [
 
 def test_download_and_preprocess_give_60000_and_10000_balanced_images(tmp_path: Path):
     project = copy_project(tmp_path / "project")
-    # The shipped params.yaml: official mirrors first, then Debian's copy; checksums as published.
+    # Debian's copy only, so the test never downloads; the checksums are the shipped ones, as published.
+    set_params(project, {"download": {"mirrors": [DEBIAN_COPY.as_uri() + "/"]}})
     run(["dvc", "repro", "preprocess"], project)
 
-    counts = json.loads((project / "reports/data.json").read_text())
-    assert counts == {"train": dict.fromkeys(CLASS_NAMES, 6000), "test": dict.fromkeys(CLASS_NAMES, 1000)}
+    checksums = yaml.safe_load((project / "params.yaml").read_text())["download"]["files"]
+    raw = {path.name: path.read_bytes() for path in (project / "data/raw").iterdir()}
+    assert {name: len(content) for name, content in raw.items()} == {
+        name.removesuffix(".gz"): size for name, size in SOURCE_FILES.items()
+    }
+    assert {name: hashlib.sha256(content).hexdigest() for name, content in raw.items()} == {
+        name.removesuffix(".gz"): checksum for name, checksum in checksums.items()
+    }
+    counts = pd.read_csv(project / "reports/data.csv").set_index("class")
+    assert counts["train"].to_dict() == dict.fromkeys(CLASS_NAMES, 6000)
+    assert counts["test"].to_dict() == dict.fromkeys(CLASS_NAMES, 1000)
     train_images, _ = load_split(project / "data/prepared/train.npz")
     test_images, _ = load_split(project / "data/prepared/test.npz")
     assert train_images.shape == (60_000, 28, 28, 1) and test_images.shape == (10_000, 28, 28, 1)
