@@ -12,7 +12,16 @@ from tests.synthetic import write_dataset
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 # What a fresh clone holds that the pipeline needs: the code, its settings and DVC's own files.
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "fashion_mnist", ".dvc/config", ".dvcignore", ".gitignore"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "requirements-training.txt",
+    "stages",
+    "fashion_mnist",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+]
 
 QUICK_PARAMS = {"train": {"epochs": 2, "batch_size": 32}, "final": {"epochs": 2}}
 

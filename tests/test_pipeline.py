@@ -4,12 +4,13 @@ import ast
 import json
 from pathlib import Path
 
+import keras
 import pandas as pd
 import pytest
 import yaml
 
 from fashion_mnist.dataset import CLASS_NAMES
-from tests.conftest import REPOSITORY, run
+from tests.conftest import REPOSITORY, run, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +28,16 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
             "t10k-labels-idx1-ubyte",
         ]
     )
-    data = json.loads((project / "reports/data.json").read_text())
-    assert data == {"train": dict.fromkeys(CLASS_NAMES, 20), "test": dict.fromkeys(CLASS_NAMES, 5)}
+    data = pd.read_csv(project / "reports/data.csv")
+    assert data.to_dict(orient="list") == {"class": list(CLASS_NAMES), "train": [20] * 10, "test": [5] * 10}
 
     metrics = json.loads((project / "reports/train/metrics.json").read_text())
-    assert set(metrics) == {"val_accuracy", "val_loss", "best_val_accuracy", "best_epoch", "epochs", "parameters"}
+    assert set(metrics) == {"val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"}
     assert metrics["epochs"] == 2 and metrics["parameters"] == 507_530
     assert "train_seconds" in json.loads((project / "reports/train/timing.json").read_text())
+    environment = json.loads((project / "reports/train/environment.json").read_text())
+    assert environment["backend"] == "tensorflow" and environment["keras"] == keras.__version__
+    assert environment["precision"] in ("float32", "mixed_bfloat16")
     history = pd.read_csv(project / "reports/train/history.csv")
     assert list(history.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
     assert history["epoch"].tolist() == [1, 2]
@@ -41,9 +45,10 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     assert (project / "reports/train/learning_curves.png").read_bytes().startswith(b"\x89PNG")
 
     final = json.loads((project / "reports/final/metrics.json").read_text())
-    assert {"test_accuracy", "test_loss", "per_class"} <= set(final)
-    assert set(final["per_class"]) == set(CLASS_NAMES)
-    assert all(set(scores) == {"precision", "recall", "f1", "support"} for scores in final["per_class"].values())
+    assert set(final) == {"test_accuracy", "test_loss", "epochs"} and final["epochs"] == 2
+    per_class = pd.read_csv(project / "reports/final/per_class.csv")
+    assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
+    assert per_class["class"].tolist() == list(CLASS_NAMES) and per_class["support"].sum() == 50
     confusion = pd.read_csv(project / "reports/final/confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 50
     assert (confusion["actual"] == confusion["predicted"]).mean() == pytest.approx(final["test_accuracy"])
@@ -55,6 +60,13 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     assert len(list((project / ".dvc/cache/runs").glob("*/*/*"))) == 5
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     metrics_shown = shown[""]["data"]
+    # Only the figures people compare are metrics; class counts and per-class scores are plots.
+    assert set(metrics_shown) == {
+        "reports/train/metrics.json",
+        "reports/train/timing.json",
+        "reports/final/metrics.json",
+        "reports/final/timing.json",
+    }
     assert metrics_shown["reports/final/metrics.json"]["data"]["test_accuracy"] == final["test_accuracy"]
     assert metrics_shown["reports/train/metrics.json"]["data"] == metrics
     rendered = project / "plots"
@@ -63,6 +75,32 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     again = run(["dvc", "repro"], project)
     assert "Running stage" not in again.stdout
     assert "Data and pipelines are up to date." in again.stdout
+
+    # An edit of the learning-curve figure's code redraws the figure and retrains nothing.
+    with open(project / "fashion_mnist/learning_curves.py", "a") as source:
+        source.write("\n# A cosmetic edit.\n")
+    assert stages_run(run(["dvc", "repro"], project).stdout) == ["plot"]
+    # An upgrade of a numeric library reruns the stages whose numbers it shapes.
+    with open(project / "requirements-training.txt", "a") as requirements:
+        requirements.write("# numpy upgraded\n")
+    changed = json.loads(run(["dvc", "status", "--json"], project).stdout)
+    assert sorted(changed) == ["final-evaluate", "preprocess", "train"]
+
+
+def test_every_plot_is_drawn_once(project: Path):
+    run(["dvc", "repro"], project)
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)["data"]
+    drawn = sorted((name, entry["type"]) for name, entries in shown.items() for entry in entries)
+    assert drawn == [
+        ("Loss", "vega"),
+        ("reports/data.csv", "vega"),
+        ("reports/final/confusion.csv", "vega"),
+        ("reports/final/confusion_matrix.png", "image"),
+        ("reports/final/history.csv", "vega"),
+        ("reports/final/per_class.csv", "vega"),
+        ("reports/train/history.csv", "vega"),
+        ("reports/train/learning_curves.png", "image"),
+    ]
 
 
 def test_only_final_evaluate_depends_on_the_test_set():
@@ -108,3 +146,16 @@ def test_no_stage_script_but_preprocess_and_final_evaluate_mentions_the_test_set
     mentions = sorted(path.name for path in (REPOSITORY / "stages").glob("*.py") if "TEST_DATA" in path.read_text())
     assert mentions == ["final_evaluate.py", "preprocess.py"]
     assert "load_split(paths.TEST_DATA)" not in (REPOSITORY / "stages/preprocess.py").read_text()
+
+
+def test_final_evaluate_depends_on_exactly_the_train_keys_it_reads():
+    stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
+    declared = {key for key in stages["final-evaluate"]["params"] if key.startswith("train.")}
+    tree = ast.parse((REPOSITORY / "stages/final_evaluate.py").read_text())
+    read = {
+        f"train.{node.slice.value}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "train"
+    }
+    assert declared == read and "train.epochs" not in declared
+    assert "reports/train/metrics.json" in stages["final-evaluate"]["deps"], "final.epochs: auto reads it"
