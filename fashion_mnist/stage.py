@@ -1,6 +1,7 @@
 """What every stage script shares: running `main` and turning bad input into a one-line error."""
 
 import os
+import resource
 import sys
 from collections.abc import Callable
 
@@ -16,6 +17,12 @@ def refuse_inside_experiment(stage: str) -> None:
             f"{stage} reads the test set, so it does not run in experiments (this one is {experiment!r}). "
             "Tune with `dvc exp run plot -S ...`; then `dvc exp apply` the winner and run `dvc repro final-evaluate`."
         )
+
+
+def peak_memory_mb() -> float:
+    """The most memory this process has held at once so far (its peak resident set), in MB."""
+    # Linux reports kilobytes.
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def run_stage(main: Callable[[], None]) -> None:

@@ -13,7 +13,7 @@ from fashion_mnist.history import read_best_epoch
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
 from fashion_mnist.saving import save_model
-from fashion_mnist.stage import refuse_inside_experiment, run_stage
+from fashion_mnist.stage import peak_memory_mb, refuse_inside_experiment, run_stage
 from fashion_mnist.training import clear_checkpoint, library_versions, make_deterministic, set_precision, train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "final-evaluate"
@@ -57,7 +57,7 @@ def main() -> None:
     write_json(paths.FINAL_ENVIRONMENT, {"precision": policy, **library_versions()})
     write_csv(paths.FINAL_HISTORY, history)
     write_json(paths.FINAL_METRICS, {**metrics, "epochs": epochs})
-    write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1)})
+    write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     write_csv(paths.PER_CLASS, per_class_scores(y_test, predicted))
     write_csv(paths.CONFUSION, confusion_rows(y_test, predicted))
     save_figure(confusion_matrix_figure(y_test, predicted), paths.CONFUSION_MATRIX)

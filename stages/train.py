@@ -9,7 +9,7 @@ from fashion_mnist.history import summarize_history
 from fashion_mnist.model import build_model, model_summary
 from fashion_mnist.params import load_params
 from fashion_mnist.saving import save_model
-from fashion_mnist.stage import run_stage
+from fashion_mnist.stage import peak_memory_mb, run_stage
 from fashion_mnist.training import clear_checkpoint, library_versions, make_deterministic, set_precision, train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
@@ -54,7 +54,7 @@ def main() -> None:
     write_json(paths.TRAIN_ENVIRONMENT, {"precision": policy, **library_versions()})
     write_csv(paths.TRAIN_HISTORY, history)
     write_json(paths.TRAIN_METRICS, metrics)
-    write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1)})
+    write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     clear_checkpoint(CHECKPOINT_DIR)
     print(
         f"kept epoch {metrics['best_epoch']} of {metrics['epochs']}: val_accuracy {metrics['val_accuracy']:.4f}, "

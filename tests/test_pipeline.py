@@ -34,7 +34,9 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     metrics = json.loads((project / "reports/train/metrics.json").read_text())
     assert set(metrics) == {"val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"}
     assert metrics["epochs"] == 2 and metrics["parameters"] == 507_530
-    assert "train_seconds" in json.loads((project / "reports/train/timing.json").read_text())
+    timing = json.loads((project / "reports/train/timing.json").read_text())
+    assert set(timing) == {"train_seconds", "peak_memory_mb"}
+    assert timing["peak_memory_mb"] > 100, "TensorFlow alone takes more than 100 MB"
     environment = json.loads((project / "reports/train/environment.json").read_text())
     assert environment["backend"] == "tensorflow" and environment["keras"] == keras.__version__
     assert environment["precision"] in ("float32", "mixed_bfloat16")
