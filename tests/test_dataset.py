@@ -9,10 +9,20 @@ from fashion_mnist.dataset import CLASS_NAMES, balanced_subset, class_counts, lo
 from fashion_mnist.errors import DataError
 from tests.synthetic import balanced_labels, make_images
 
+# Images per class in the imbalanced fixture: a fifth of each is a whole number, and no two classes are equal.
+IMBALANCED_COUNTS = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
+
 
 @pytest.fixture
 def data() -> tuple[np.ndarray, np.ndarray]:
     labels = balanced_labels(20, seed=0)
+    return make_images(labels, seed=1), labels
+
+
+@pytest.fixture
+def imbalanced() -> tuple[np.ndarray, np.ndarray]:
+    """275 images in the class counts of IMBALANCED_COUNTS, shuffled, where stratified and balanced draws differ."""
+    labels = np.random.default_rng(0).permutation(np.repeat(np.arange(10, dtype=np.uint8), IMBALANCED_COUNTS))
     return make_images(labels, seed=1), labels
 
 
@@ -24,6 +34,13 @@ def test_a_subset_keeps_every_class_equally_and_is_seeded(data):
     np.testing.assert_array_equal(subset_images, again_images)
     other_images, _ = balanced_subset(images, labels, size=50, seed=4)
     assert not np.array_equal(subset_images, other_images)
+
+
+def test_a_subset_keeps_each_class_proportion(imbalanced):
+    images, labels = imbalanced
+    _, subset_labels = balanced_subset(images, labels, size=55, seed=3)
+    # 55 of 275 images is a fifth of each class; a class-balanced draw would take 5 or 6 of each.
+    assert list(class_counts(subset_labels).values()) == [count // 5 for count in IMBALANCED_COUNTS]
 
 
 @pytest.mark.parametrize("size", [None, 200, 1000])
@@ -45,6 +62,13 @@ def test_the_validation_split_is_stratified_seeded_and_disjoint(data):
     assert not any(image.tobytes() in train_rows for image in x_validation)
     (_, _), (again, _) = validation_split(images, labels, fraction=0.2, seed=0)
     np.testing.assert_array_equal(x_validation, again)
+
+
+def test_the_validation_split_keeps_each_class_proportion(imbalanced):
+    images, labels = imbalanced
+    (_, y_train), (_, y_validation) = validation_split(images, labels, fraction=0.2, seed=0)
+    assert list(class_counts(y_validation).values()) == [count // 5 for count in IMBALANCED_COUNTS]
+    assert list(class_counts(y_train).values()) == [count * 4 // 5 for count in IMBALANCED_COUNTS]
 
 
 def test_class_counts_name_every_class():

@@ -1,4 +1,4 @@
-"""Bad input stops a stage with exit status 1 and one line naming the file or key; good outputs survive."""
+"""Bad input stops a stage with exit status 1 and one line naming the file or key; DVC restores what it removed."""
 
 import json
 import shutil
@@ -49,11 +49,9 @@ def snapshot(project: Path, *paths: str) -> dict[str, bytes]:
         ("batch_size", "big", "params.yaml: train.batch_size must be an integer >= 1, got 'big'"),
     ],
 )
-def test_bad_train_params_stop_train_and_keep_the_model(project: Path, key, value, message):
-    before = snapshot(project, "models/model.keras", "reports/train/metrics.json")
+def test_bad_train_params_stop_train(project: Path, key, value, message):
     set_params(project, {"train": {key: value}})
     assert_fails_cleanly(run_stage(project, "train"), message)
-    assert snapshot(project, *before) == before
 
 
 def test_a_missing_params_file_is_named(project: Path):
@@ -66,8 +64,7 @@ def test_a_params_file_that_is_not_yaml_is_named(project: Path):
     assert_fails_cleanly(run_stage(project, "final_evaluate"), "params.yaml: not valid YAML")
 
 
-def test_a_truncated_raw_file_stops_preprocess_and_keeps_the_prepared_data(project: Path):
-    before = snapshot(project, "data/prepared/train.npz", "data/prepared/test.npz", "reports/data.json")
+def test_a_truncated_raw_file_stops_preprocess(project: Path):
     raw = project / "data/raw/train-images-idx3-ubyte"
     content = raw.read_bytes()
     raw.unlink()  # DVC links cached files read-only; replace, do not write through.
@@ -75,25 +72,20 @@ def test_a_truncated_raw_file_stops_preprocess_and_keeps_the_prepared_data(proje
     assert_fails_cleanly(
         run_stage(project, "preprocess"), f"{Path('data/raw/train-images-idx3-ubyte')}: header says 200 images"
     )
-    assert snapshot(project, *before) == before
 
 
-def test_no_reachable_mirror_stops_download_and_keeps_the_raw_files(project: Path):
-    before = snapshot(project, *(f"data/raw/{path.name}" for path in (project / "data/raw").iterdir()))
+def test_no_reachable_mirror_stops_download(project: Path):
     set_params(project, {"download": {"mirrors": ["http://127.0.0.1:9/", (project / "nowhere").as_uri() + "/"]}})
     result = run_stage(project, "download")
     assert result.returncode == 1
     assert "error: no mirror delivered train-images-idx3-ubyte.gz" in result.stderr
     assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz: [Errno 111] Connection refused" in result.stderr
     assert "nowhere/train-images-idx3-ubyte.gz: [Errno 2] No such file or directory" in result.stderr
-    assert snapshot(project, *before) == before
 
 
-def test_a_corrupt_history_stops_plot_and_keeps_the_picture(project: Path):
-    before = snapshot(project, "reports/train/learning_curves.png")
+def test_a_corrupt_history_stops_plot(project: Path):
     (project / "reports/train/history.csv").write_text("epoch,accuracy\n1,0.5\n")
     assert_fails_cleanly(run_stage(project, "plot"), f"{Path('reports/train/history.csv')}: expected columns")
-    assert snapshot(project, *before) == before
 
 
 def test_a_missing_prepared_split_says_what_to_run(project: Path):
@@ -131,9 +123,9 @@ def test_a_subset_that_cannot_be_stratified_names_the_key(project: Path):
     assert_fails_cleanly(result, "preprocess.max_train_samples=195 splits 200 images into 195 and 5")
 
 
-def test_final_evaluate_refuses_to_run_inside_an_experiment(project: Path, monkeypatch):
-    before = snapshot(project, "models/final.keras", "reports/final/metrics.json")
+def test_final_evaluate_refuses_to_run_inside_an_experiment_before_reading_the_test_set(project: Path, monkeypatch):
+    # Had the stage read the test set before refusing, its error would name this missing file instead.
+    (project / "data/prepared/test.npz").unlink()
     monkeypatch.setenv("DVC_EXP_NAME", "curious-idea")
     result = run_stage(project, "final_evaluate")
     assert_fails_cleanly(result, "final-evaluate reads the test set, so it does not run in experiments")
-    assert snapshot(project, *before) == before
