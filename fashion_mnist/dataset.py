@@ -23,7 +23,7 @@ def _check_stratifiable(total: int, part: int, classes: int, what: str) -> None:
         )
 
 
-def balanced_subset(
+def stratified_subset(
     images: np.ndarray, labels: np.ndarray, size: int | None, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return a seeded subset of `size` samples with the class proportions of the whole; None keeps all."""

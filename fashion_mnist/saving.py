@@ -13,14 +13,29 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def save_model(model: keras.Model, path: Path) -> None:
-    """Save `model` as a `.keras` file atomically, without the save time Keras writes into it."""
+    """Save `model` as a `.keras` file atomically, without what would differ between two identical runs."""
     with atomic_path(path) as temporary:
         model.save(temporary)
-        _strip_save_time(temporary)
+        _make_reproducible(temporary)
 
 
-def _strip_save_time(path: Path) -> None:
-    # Keras records `date_saved` in metadata.json and stamps each zip entry with the current time.
+def _number_shared_objects(config: object, numbers: dict[int, int]) -> object:
+    # Keras marks an object that several layers share (a dtype policy) with its Python id(), a memory
+    # address that changes with every process; numbering them in order keeps which ones are shared.
+    if isinstance(config, dict):
+        return {
+            key: numbers.setdefault(value, len(numbers))
+            if key == "shared_object_id"
+            else _number_shared_objects(value, numbers)
+            for key, value in config.items()
+        }
+    if isinstance(config, list):
+        return [_number_shared_objects(value, numbers) for value in config]
+    return config
+
+
+def _make_reproducible(path: Path) -> None:
+    # Keras also records `date_saved` in metadata.json and stamps each zip entry with the current time.
     with zipfile.ZipFile(path) as archive:
         entries = [(info, archive.read(info)) for info in archive.infolist()]
     with zipfile.ZipFile(path, "w") as archive:
@@ -29,6 +44,8 @@ def _strip_save_time(path: Path) -> None:
                 metadata = json.loads(content)
                 metadata.pop("date_saved", None)
                 content = json.dumps(metadata, sort_keys=True).encode()
+            elif info.filename == "config.json":
+                content = json.dumps(_number_shared_objects(json.loads(content), {})).encode()
             entry = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
             entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
             archive.writestr(entry, content)

@@ -1,7 +1,7 @@
 """Stage preprocess: parse and validate the IDX files, write the train and test splits as .npz."""
 
 from fashion_mnist import paths
-from fashion_mnist.dataset import balanced_subset, class_count_table, save_split
+from fashion_mnist.dataset import class_count_table, save_split, stratified_subset
 from fashion_mnist.files import write_csv
 from fashion_mnist.idx import read_split
 from fashion_mnist.params import load_params
@@ -13,7 +13,7 @@ def main() -> None:
     params = load_params(["base", "preprocess"])
     train_images, train_labels = read_split(paths.TRAIN_IMAGES_FILE, paths.TRAIN_LABELS_FILE)
     test_images, test_labels = read_split(paths.TEST_IMAGES_FILE, paths.TEST_LABELS_FILE)
-    train_images, train_labels = balanced_subset(
+    train_images, train_labels = stratified_subset(
         train_images, train_labels, size=params["preprocess"]["max_train_samples"], seed=params["base"]["seed"]
     )
     save_split(paths.TRAIN_DATA, images=train_images, labels=train_labels)

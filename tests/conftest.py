@@ -23,7 +23,8 @@ PROJECT_FILES = [
     ".gitignore",
 ]
 
-QUICK_PARAMS = {"train": {"epochs": 2, "batch_size": 32}, "final": {"epochs": 2}}
+# final.epochs stays `auto`, as shipped: the retraining runs for train's best epoch.
+QUICK_PARAMS = {"train": {"epochs": 3, "batch_size": 32}}
 
 
 def environment() -> dict[str, str]:

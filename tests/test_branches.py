@@ -6,9 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPOSITORY, commit, run, run_project, set_params
+from tests.conftest import QUICK_PARAMS, REPOSITORY, commit, run, run_project, set_params
 
 pytestmark = pytest.mark.slow
+
+
+MAIN_EPOCHS = QUICK_PARAMS["train"]["epochs"]
+OTHER_EPOCHS = MAIN_EPOCHS + 1
 
 
 def declared_metrics() -> list[str]:
@@ -35,19 +39,19 @@ def metrics_at(project: Path, branch: str, path: str) -> dict:
 
 @pytest.fixture(scope="module")
 def branches(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project with `main` run as configured and `other` run again with 3 training epochs; tests only read it."""
+    """The project with `main` run as configured and `other` run again with one more epoch; tests only read it."""
     project = run_project(tmp_path_factory.mktemp("branches"))
     run(["git", "checkout", "-q", "-b", "other"], project)
-    set_params(project, {"train": {"epochs": 3}})
+    set_params(project, {"train": {"epochs": OTHER_EPOCHS}})
     run(["dvc", "repro"], project)
-    commit(project, "Train for 3 epochs")
+    commit(project, "Train for one more epoch")
     return project
 
 
 def test_metrics_diff_reports_every_changed_number_between_branches(branches: Path):
     diff = json.loads(run(["dvc", "metrics", "diff", "main", "other", "--json"], branches).stdout)
 
-    assert diff["reports/train/metrics.json"]["epochs"] == {"old": 2, "new": 3, "diff": 1}
+    assert diff["reports/train/metrics.json"]["epochs"] == {"old": MAIN_EPOCHS, "new": OTHER_EPOCHS, "diff": 1}
     for path in declared_metrics():
         old, new = metrics_at(branches, "main", path), metrics_at(branches, "other", path)
         changed = {key: {"old": old[key], "new": new[key]} for key in old if old[key] != new[key]}
@@ -57,7 +61,7 @@ def test_metrics_diff_reports_every_changed_number_between_branches(branches: Pa
 
 def test_params_diff_names_the_changed_key(branches: Path):
     diff = json.loads(run(["dvc", "params", "diff", "main", "other", "--json"], branches).stdout)
-    assert diff == {"params.yaml": {"train.epochs": {"old": 2, "new": 3, "diff": 1}}}
+    assert diff == {"params.yaml": {"train.epochs": {"old": MAIN_EPOCHS, "new": OTHER_EPOCHS, "diff": 1}}}
 
 
 def test_plots_diff_renders_both_branches(branches: Path, tmp_path: Path):
@@ -70,7 +74,7 @@ def test_plots_diff_renders_both_branches(branches: Path, tmp_path: Path):
             assert (output / "static" / f"{branch}_{image}").read_bytes().startswith(b"\x89PNG")
 
     shown = run(["dvc", "plots", "diff", "main", "other", "--json", "-o", str(tmp_path / "json")], branches)
-    (accuracy,) = json.loads(shown.stdout)["data"]["Accuracy"]
-    rows = accuracy["content"]["data"]["values"]
+    (loss,) = json.loads(shown.stdout)["data"]["Loss"]
+    rows = loss["content"]["data"]["values"]
     epochs = {branch: {int(row["epoch"]) for row in rows if row["rev"] == branch} for branch in ["main", "other"]}
-    assert epochs == {"main": {1, 2}, "other": {1, 2, 3}}
+    assert epochs == {"main": set(range(1, MAIN_EPOCHS + 1)), "other": set(range(1, OTHER_EPOCHS + 1))}

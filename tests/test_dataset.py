@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_mnist.dataset import CLASS_NAMES, balanced_subset, class_counts, load_split, save_split, validation_split
+from fashion_mnist.dataset import CLASS_NAMES, class_counts, load_split, save_split, stratified_subset, validation_split
 from fashion_mnist.errors import DataError
 from tests.synthetic import balanced_labels, make_images
 
@@ -28,17 +28,17 @@ def imbalanced() -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_subset_keeps_every_class_equally_and_is_seeded(data):
     images, labels = data
-    subset_images, subset_labels = balanced_subset(images, labels, size=50, seed=3)
+    subset_images, subset_labels = stratified_subset(images, labels, size=50, seed=3)
     assert set(class_counts(subset_labels).values()) == {5}
-    again_images, _ = balanced_subset(images, labels, size=50, seed=3)
+    again_images, _ = stratified_subset(images, labels, size=50, seed=3)
     np.testing.assert_array_equal(subset_images, again_images)
-    other_images, _ = balanced_subset(images, labels, size=50, seed=4)
+    other_images, _ = stratified_subset(images, labels, size=50, seed=4)
     assert not np.array_equal(subset_images, other_images)
 
 
 def test_a_subset_keeps_each_class_proportion(imbalanced):
     images, labels = imbalanced
-    _, subset_labels = balanced_subset(images, labels, size=55, seed=3)
+    _, subset_labels = stratified_subset(images, labels, size=55, seed=3)
     # 55 of 275 images is a fifth of each class; a class-balanced draw would take 5 or 6 of each.
     assert list(class_counts(subset_labels).values()) == [count // 5 for count in IMBALANCED_COUNTS]
 
@@ -46,7 +46,7 @@ def test_a_subset_keeps_each_class_proportion(imbalanced):
 @pytest.mark.parametrize("size", [None, 200, 1000])
 def test_no_subset_when_the_cap_is_null_or_not_below_the_total(data, size):
     images, labels = data
-    kept_images, kept_labels = balanced_subset(images, labels, size=size, seed=0)
+    kept_images, kept_labels = stratified_subset(images, labels, size=size, seed=0)
     assert kept_images is images and kept_labels is labels
 
 
@@ -106,7 +106,7 @@ def test_a_split_with_the_wrong_shape_is_named(tmp_path: Path):
 def test_a_subset_too_close_to_the_whole_to_stratify_names_the_key(data):
     images, labels = data
     with pytest.raises(DataError, match=r"preprocess\.max_train_samples=195 splits 200 images into 195 and 5"):
-        balanced_subset(images, labels, size=195, seed=0)
+        stratified_subset(images, labels, size=195, seed=0)
 
 
 def test_a_validation_part_too_small_for_every_class_names_the_key(data):

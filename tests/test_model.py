@@ -4,6 +4,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -81,6 +82,27 @@ def test_the_same_model_saved_twice_gives_identical_files_that_still_load(tmp_pa
     loaded = load_model(tmp_path / "second.keras")
     for saved, restored in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, restored)
+
+
+def test_two_models_with_the_same_weights_built_apart_give_identical_files(tmp_path: Path):
+    # Under mixed precision, layers share a dtype policy object, which Keras marks with its memory address.
+    built = []
+    try:
+        for _ in range(2):
+            # As in a new process: layer names are numbered afresh (which also resets the policy).
+            keras.backend.clear_session()
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+            built.append(build_model("blog_cnn"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    first, second = built
+    second.set_weights(first.get_weights())
+    save_model(first, tmp_path / "first.keras")
+    save_model(second, tmp_path / "second.keras")
+    assert (tmp_path / "first.keras").read_bytes() == (tmp_path / "second.keras").read_bytes()
+    loaded = load_model(tmp_path / "second.keras")
+    assert loaded.layers[0].dtype_policy.name == "mixed_bfloat16"
+    assert loaded.layers[-1].dtype_policy.name == "float32"
 
 
 def test_a_corrupt_model_file_is_named(tmp_path: Path):

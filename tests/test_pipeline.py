@@ -33,7 +33,7 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
 
     metrics = json.loads((project / "reports/train/metrics.json").read_text())
     assert set(metrics) == {"val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"}
-    assert metrics["epochs"] == 2 and metrics["parameters"] == 507_530
+    assert metrics["epochs"] == 3 and metrics["parameters"] == 507_530
     timing = json.loads((project / "reports/train/timing.json").read_text())
     assert set(timing) == {"train_seconds", "peak_memory_mb"}
     assert timing["peak_memory_mb"] > 100, "TensorFlow alone takes more than 100 MB"
@@ -42,12 +42,14 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     assert environment["precision"] in ("float32", "mixed_bfloat16")
     history = pd.read_csv(project / "reports/train/history.csv")
     assert list(history.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
-    assert history["epoch"].tolist() == [1, 2]
+    assert history["epoch"].tolist() == [1, 2, 3]
     assert "507,530" in (project / "reports/train/model_summary.txt").read_text()
     assert (project / "reports/train/learning_curves.png").read_bytes().startswith(b"\x89PNG")
 
     final = json.loads((project / "reports/final/metrics.json").read_text())
-    assert set(final) == {"test_accuracy", "test_loss", "epochs"} and final["epochs"] == 2
+    assert set(final) == {"test_accuracy", "test_loss", "epochs"}
+    assert final["epochs"] == metrics["best_epoch"], "final.epochs: auto retrains for train's best epoch"
+    assert len(pd.read_csv(project / "reports/final/history.csv")) == metrics["best_epoch"]
     per_class = pd.read_csv(project / "reports/final/per_class.csv")
     assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
     assert per_class["class"].tolist() == list(CLASS_NAMES) and per_class["support"].sum() == 50

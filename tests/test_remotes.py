@@ -243,17 +243,17 @@ def train_run_cache_entries(project: Path) -> list[dict]:
 def untried_params_on_the_remote(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, bool]:
     """Each output that the run-cache entry of params never committed names, and whether the remote holds it.
 
-    A teammate trains with 3 epochs and pushes the run cache, committing nothing; a fresh clone set to
-    3 epochs fetches the run cache and finds that run's entry.
+    A teammate trains with 4 epochs and pushes the run cache, committing nothing; a fresh clone set to
+    4 epochs fetches the run cache and finds that run's entry.
     """
     # The test below expects an AssertionError: a broken setup must raise something else, to error out.
     try:
         teammate = request.getfixturevalue("teammate")
-        set_params(teammate, {"train": {"epochs": 3}})
+        set_params(teammate, {"train": {"epochs": 4}})
         assert stages_run(run(["dvc", "repro", "train"], teammate).stdout) == ["train"]
         run(["dvc", "push", "--run-cache"], teammate)
         clone = git_clone(teammate, tmp_path / "clone")
-        set_params(clone, {"train": {"epochs": 3}})
+        set_params(clone, {"train": {"epochs": 4}})
         run(["dvc", "fetch", "--run-cache"], clone)
         entries = train_run_cache_entries(clone)
         assert len(entries) == 1, f"the clone should find one run-cache entry for train, found {len(entries)}"
@@ -283,15 +283,15 @@ def test_an_experiment_shared_with_exp_push_is_pulled_not_retrained(teammate: Pa
     origin = tmp_path / "origin.git"  # Stands in for the team's git server.
     run(["git", "clone", "-q", "--bare", str(teammate), str(origin)], tmp_path)
     run(["git", "remote", "add", "origin", str(origin)], teammate)
-    ran = run(["dvc", "exp", "run", "plot", "-n", "three-epochs", "-S", "train.epochs=3"], teammate)
+    ran = run(["dvc", "exp", "run", "plot", "-n", "four-epochs", "-S", "train.epochs=4"], teammate)
     assert stages_run(ran.stdout) == ["train", "plot"]
     tried_model = (teammate / "models/model.keras").read_bytes()
-    run(["dvc", "exp", "push", "origin", "three-epochs"], teammate)
+    run(["dvc", "exp", "push", "origin", "four-epochs"], teammate)
 
     clone = git_clone(origin, tmp_path / "clone")
-    run(["dvc", "exp", "pull", "origin", "three-epochs"], clone)
-    run(["dvc", "exp", "apply", "three-epochs"], clone)
+    run(["dvc", "exp", "pull", "origin", "four-epochs"], clone)
+    run(["dvc", "exp", "apply", "four-epochs"], clone)
     run(["dvc", "pull", "train"], clone)
-    assert yaml.safe_load((clone / "params.yaml").read_text())["train"]["epochs"] == 3
+    assert yaml.safe_load((clone / "params.yaml").read_text())["train"]["epochs"] == 4
     assert (clone / "models/model.keras").read_bytes() == tried_model
     assert stages_run(run(["dvc", "repro", "plot"], clone).stdout) == []

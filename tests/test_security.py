@@ -62,7 +62,9 @@ def test_a_model_carrying_python_code_is_refused(tmp_path: Path):
 
 
 def test_keras_is_pinned_at_or_after_the_safe_mode_fixes():
-    pinned = re.search(r"^keras==(\d+)\.(\d+)\.(\d+)$", (REPOSITORY / "requirements-training.txt").read_text(), re.MULTILINE)
+    pinned = re.search(
+        r"^keras==(\d+)\.(\d+)\.(\d+)$", (REPOSITORY / "requirements-training.txt").read_text(), re.MULTILINE
+    )
     assert pinned, "requirements-training.txt pins keras"
     assert tuple(map(int, pinned.groups())) >= (3, 13, 2)
     assert keras.__version__ == ".".join(pinned.groups())

@@ -1,10 +1,10 @@
 """Bad input stops a stage with exit status 1 and one line naming the file or key; DVC restores what it removed."""
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import run, run_project, set_params
@@ -98,7 +98,7 @@ def test_after_a_failed_dvc_repro_dvc_restores_every_output_without_training(pro
     set_params(project, {"train": {"learning_rate": -0.1}})
     result = run(["dvc", "repro"], project, check=False)
     assert result.returncode != 0
-    assert "error: params.yaml: train.learning_rate must be a number > 0, got -0.1" in result.stderr
+    assert "error: params.yaml: train.learning_rate must be a finite number > 0, got -0.1" in result.stderr
     set_params(project, {"train": {"learning_rate": 0.001}})
     # DVC removed the stage's outputs before running it: the cached model comes back with
     # `dvc checkout`, and the uncached reports from DVC's run-cache, without training again.
@@ -110,11 +110,11 @@ def test_after_a_failed_dvc_repro_dvc_restores_every_output_without_training(pro
     assert snapshot(project, *before) == before
 
 
-def test_max_train_samples_keeps_a_balanced_subset_and_leaves_the_test_set_whole(project: Path):
+def test_max_train_samples_keeps_a_stratified_subset_and_leaves_the_test_set_whole(project: Path):
     set_params(project, {"preprocess": {"max_train_samples": 100}})
     run([sys.executable, "-m", "stages.preprocess"], project)
-    counts = json.loads((project / "reports/data.json").read_text())
-    assert set(counts["train"].values()) == {10} and set(counts["test"].values()) == {5}
+    counts = pd.read_csv(project / "reports/data.csv")
+    assert set(counts["train"]) == {10} and set(counts["test"]) == {5}
 
 
 def test_a_subset_that_cannot_be_stratified_names_the_key(project: Path):

@@ -24,14 +24,13 @@ def test_train_and_plot_run_without_the_test_set(project: Path):
     assert len(test_files) == 3, test_files  # the prepared split, and the raw images and labels
     for path in test_files:
         path.unlink()
-    # The control: final-evaluate, which does read the test set, can no longer run.
-    evaluated = run([sys.executable, "-m", "stages.final_evaluate"], project, check=False)
-    assert evaluated.returncode == 1 and "test.npz: file not found" in evaluated.stderr, evaluated.stderr
-
     run([sys.executable, "-m", "stages.train"], project)
     run([sys.executable, "-m", "stages.plot"], project)
 
     for output in TRAIN_OUTPUTS:
         assert (project / output).stat().st_size > 0, output
     assert (project / "reports/train/learning_curves.png").read_bytes().startswith(b"\x89PNG")
+    # The control: final-evaluate, which does read the test set, can no longer run.
+    evaluated = run([sys.executable, "-m", "stages.final_evaluate"], project, check=False)
+    assert evaluated.returncode == 1 and "test.npz: file not found" in evaluated.stderr, evaluated.stderr
     assert not any(path.exists() for path in test_files)
