@@ -264,6 +264,8 @@ def restore(model: keras.Model, directory: Path, identity: dict) -> tuple[int, l
     changes = identity_changes(state["identity"], identity)
     if changes:
         return _discard(directory, "it was made with " + "; ".join(changes))
+    if best_epoch_index(state["history"]) is not None and not (directory / BEST_WEIGHTS_FILE).is_file():
+        return _discard(directory, f"it is unreadable ({BEST_WEIGHTS_FILE}, the best epoch's weights, is missing)")
     try:
         # The optimizer's variables exist only once it is built; they must exist to be loaded.
         model.optimizer.build(model.trainable_variables)

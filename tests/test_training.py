@@ -158,6 +158,14 @@ def test_a_state_with_a_missing_or_null_field_is_discarded_with_a_message(
     assert history["epoch"].tolist() == [1, 2, 3, 4]
 
 
+def test_a_checkpoint_without_the_best_epochs_weights_is_discarded_with_a_message(data, tmp_path, monkeypatch, capsys):
+    fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
+    (tmp_path / "checkpoint" / "best.weights.h5").unlink()
+    _, history = fit(data, tmp_path / "checkpoint")
+    assert "best.weights.h5, the best epoch's weights, is missing" in capsys.readouterr().out
+    assert history["epoch"].tolist() == [1, 2, 3, 4]
+
+
 def test_a_checkpoint_made_by_other_code_is_not_resumed_and_names_the_file(data, tmp_path, monkeypatch, capsys):
     sources = training.source_files()
     fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
