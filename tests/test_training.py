@@ -158,6 +158,32 @@ def test_a_state_with_a_missing_or_null_field_is_discarded_with_a_message(
     assert history["epoch"].tolist() == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda state: [state], "does not hold a mapping"),
+        (lambda state: state | {"epoch": 0}, "no valid 'epoch' (got 0)"),
+        (lambda state: state | {"epoch": True}, "no valid 'epoch' (got True)"),
+        (lambda state: state | {"weights": ""}, "no valid 'weights'"),
+        (lambda state: state | {"history": state["history"][:1]}, "one row for each of its 2 epochs"),
+    ],
+)
+def test_a_state_that_does_not_hold_together_is_discarded_with_a_message(
+    data, tmp_path: Path, monkeypatch, capsys, change, problem: str
+):
+    fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
+    state_path = tmp_path / "checkpoint" / STATE_FILE
+    state_path.write_text(json.dumps(change(json.loads(state_path.read_text()))))
+    _, history = fit(data, tmp_path / "checkpoint")
+    assert problem in capsys.readouterr().out
+    assert history["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="unknown precision 'float16'; expected one of float32, mixed_bfloat16, auto"):
+        resolve_precision("float16")
+
+
 def test_a_checkpoint_without_the_best_epochs_weights_is_discarded_with_a_message(data, tmp_path, monkeypatch, capsys):
     fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
     (tmp_path / "checkpoint" / "best.weights.h5").unlink()
