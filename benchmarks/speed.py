@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from fashion_mnist import paths
+from fashion_mnist.backend import gpus, make_deterministic, native_bfloat16
 from fashion_mnist.dataset import load_split, validation_split
 from fashion_mnist.loading import load_model
 from fashion_mnist.model import build_model
@@ -33,8 +34,6 @@ from fashion_mnist.training import (
     batch_stream,
     learning_rate_schedule,
     library_versions,
-    make_deterministic,
-    native_bfloat16,
 )
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -50,15 +49,13 @@ def machine() -> dict:
         cpuinfo = ""
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
     flags = set(cpuinfo.split())
-    import tensorflow as tf
-
     return {
         "cpu": model or platform.processor(),
         "cores": os.cpu_count(),
         "avx512_bf16": "avx512_bf16" in flags,
         "amx_bf16": "amx_bf16" in flags,
         "native_bfloat16": native_bfloat16(),
-        "gpus": [device.name for device in tf.config.list_physical_devices("GPU")],
+        "gpus": [name for name, _ in gpus()],
         "python": platform.python_version(),
         **library_versions(),
     }

@@ -16,6 +16,7 @@ from fashion_mnist.paths import PARAMS_FILE, SOURCE_FILES
 MODEL_NAMES = ("blog_cnn", "vgg_bn")
 SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+DISTRIBUTIONS = ("none", "data_parallel")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "precision": one_of(*PRECISIONS),
         "validation_split": open_interval(0, 1),
         "early_stopping_patience": optional(integer(1)),
+        "distribution": one_of(*DISTRIBUTIONS),
     },
     "final": {"epochs": either(one_of("auto"), integer(1))},
 }

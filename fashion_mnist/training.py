@@ -3,7 +3,6 @@
 import hashlib
 import importlib.metadata
 import json
-import math
 import shutil
 import sys
 from collections.abc import Iterator
@@ -12,51 +11,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from fashion_mnist.augmentation import shift_and_flip
 from fashion_mnist.files import atomic_path, write_json
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best.weights.h5"
-PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 # The libraries whose versions shape the numbers; requirements-training.txt pins them.
-NUMERIC_LIBRARIES = ("keras", "tensorflow-cpu", "numpy", "scikit-learn")
-
-
-def make_deterministic(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def native_bfloat16() -> bool:
-    """Whether this machine computes in bfloat16 natively: a GPU of compute capability 8.0 or more, or a
-    CPU with AVX512_BF16 or AMX. Elsewhere bfloat16 is emulated, slower than float32."""
-    for gpu in tf.config.list_physical_devices("GPU"):
-        if tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)) >= (8, 0):
-            return True
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str) -> str:
-    """The Keras dtype policy for `precision`: `auto` is mixed_bfloat16 where it runs natively, else float32."""
-    if precision == "auto":
-        return "mixed_bfloat16" if native_bfloat16() else "float32"
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
-    return precision
-
-
-def set_precision(precision: str) -> str:
-    """Make `precision` the policy of every model built from now on; return the policy chosen."""
-    policy = resolve_precision(precision)
-    keras.mixed_precision.set_global_policy(policy)
-    return policy
+# Each backend's own libraries are listed too; a run records which ones it had.
+NUMERIC_LIBRARIES = ("keras", "tensorflow-cpu", "tensorflow", "jax", "jaxlib", "numpy", "scikit-learn")
 
 
 def library_versions() -> dict[str, str]:
@@ -71,27 +34,58 @@ def library_versions() -> dict[str, str]:
 
 
 def epoch_batches(
-    images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, epoch: int, augment: bool
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    augment: bool,
+    part: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """One epoch's batches, shuffled (and augmented) by (seed, epoch) alone.
 
     Keras's own shuffling draws from a generator that restarts with the process, so a resumed
     run would see other batches than one that never stopped. Here epoch k is always the same,
     which makes a resumed run identical to an uninterrupted one.
+
+    `part` (index, count) gives process `index` of `count` its equal slice of every batch: the
+    processes of a data-parallel run together see exactly the batches of a single one. The last
+    batch then drops the few images that would not split evenly.
     """
+    index, count = part
     random = np.random.default_rng([seed, epoch])
     order = random.permutation(len(labels))
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        yield (shift_and_flip(images[batch], random) if augment else images[batch]), labels[batch]
+        batch_images = shift_and_flip(images[batch], random) if augment else images[batch]
+        size = len(batch) // count
+        if size:
+            yield batch_images[index * size : (index + 1) * size], labels[batch][index * size : (index + 1) * size]
+
+
+def steps_per_epoch(samples: int, *, batch_size: int, processes: int = 1) -> int:
+    """The batches epoch_batches yields: a last short batch counts if every process gets an image of it."""
+    full, rest = divmod(samples, batch_size)
+    return full + (rest >= processes)
 
 
 def batch_stream(
-    images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int, first_epoch: int, epochs: int, augment: bool
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    augment: bool,
+    part: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The batches of epochs `first_epoch` to `epochs - 1`, one after the other, for `fit`."""
     for epoch in range(first_epoch, epochs):
-        yield from epoch_batches(images, labels, batch_size=batch_size, seed=seed, epoch=epoch, augment=augment)
+        yield from epoch_batches(
+            images, labels, batch_size=batch_size, seed=seed, epoch=epoch, augment=augment, part=part
+        )
 
 
 def learning_rate_schedule(
@@ -146,17 +140,29 @@ class EpochCheckpoint(keras.callbacks.Callback):
     validation epoch's weights, and stop early once `patience` epochs brought no better val_accuracy.
 
     The weights go to new files first; `state.json`, written last and atomically, names them and the
-    epoch. A run killed at any moment leaves the previous complete state.
+    epoch. A run killed at any moment leaves the previous complete state. Without a directory (the
+    processes of a data-parallel run other than the first) it only keeps the history and stops early.
     """
 
-    def __init__(self, directory: Path, identity: dict, history: list[dict], patience: int | None):
+    def __init__(self, directory: Path | None, identity: dict, history: list[dict], patience: int | None):
         super().__init__()
-        self.directory, self.identity, self.history, self.patience = Path(directory), identity, history, patience
+        self.directory = Path(directory) if directory else None
+        self.identity, self.history, self.patience = identity, history, patience
+        self.best_weights = None  # The best epoch's weights, when it happened in this process's run.
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.history.append(
             {"epoch": epoch + 1, **{name: float(value) for name, value in sorted((logs or {}).items())}}
         )
+        if best_epoch_index(self.history) == len(self.history) - 1:
+            self.best_weights = self.model.get_weights()
+        if self.directory is not None:
+            self.save(epoch)
+        if patience_ran_out(self.history, self.patience):
+            print(f"Stopping early: no better val_accuracy for {self.patience} epochs.")
+            self.model.stop_training = True
+
+    def save(self, epoch: int) -> None:
         weights = self.directory / f"epoch-{epoch + 1:04d}.weights.h5"
         with atomic_path(weights) as temporary:
             self.model.save_weights(temporary)
@@ -170,9 +176,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for old in self.directory.glob("epoch-*.weights.h5"):
             if old != weights:
                 old.unlink()
-        if patience_ran_out(self.history, self.patience):
-            print(f"Stopping early: no better val_accuracy for {self.patience} epochs.")
-            self.model.stop_training = True
+
+
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 of the model's weights: equal digests mean equal weights, bit for bit."""
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
 
 
 def source_files() -> dict[str, str]:
@@ -301,19 +312,23 @@ def train_model(
     augment: bool = False,
     early_stopping_patience: int | None = None,
     seed: int,
-    checkpoint_dir: Path,
+    checkpoint_dir: Path | None,
+    part: tuple[int, int] = (0, 1),
 ) -> pd.DataFrame:
     """Compile and fit `model` with Adam (AdamW with `weight_decay`), resuming from `checkpoint_dir`.
 
     With validation data, `model` ends with the weights of its best val_accuracy epoch, and training
     stops once `early_stopping_patience` epochs brought no better one (None: never). Returns one
     history row per epoch run.
+
+    In a data-parallel run over several processes, each feeds `part` (its index, the count) of every
+    batch; only the first keeps checkpoints, and the others pass no `checkpoint_dir`.
     """
-    steps_per_epoch = math.ceil(len(labels) / batch_size)
+    steps = steps_per_epoch(len(labels), batch_size=batch_size, processes=part[1])
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=learning_rate_schedule(
-                learning_rate, schedule=schedule, steps_per_epoch=steps_per_epoch, epochs=epochs
+                learning_rate, schedule=schedule, steps_per_epoch=steps, epochs=epochs
             ),
             weight_decay=weight_decay,
         ),
@@ -335,8 +350,10 @@ def train_model(
         augment=augment,
         early_stopping_patience=early_stopping_patience,
         seed=seed,
+        processes=part[1],
     )
-    first_epoch, history = restore(model, checkpoint_dir, identity)
+    first_epoch, history = restore(model, checkpoint_dir, identity) if checkpoint_dir else (0, [])
+    checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience)
     if first_epoch < epochs and not patience_ran_out(history, early_stopping_patience):
         model.fit(
             batch_stream(
@@ -347,19 +364,25 @@ def train_model(
                 first_epoch=first_epoch,
                 epochs=epochs,
                 augment=augment,
+                part=part,
             ),
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=steps,
             validation_data=validation_data,
             initial_epoch=first_epoch,
             epochs=epochs,
             shuffle=False,  # batch_stream already shuffles, reproducibly.
             callbacks=[
                 ReseedRandomLayers(seed),
-                EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience),
+                checkpoint,
             ],
             # One line per epoch when the output is a log, a live progress bar in a terminal.
             verbose=1 if sys.stdout.isatty() else 2,
         )
     if best_epoch_index(history) is not None:
-        model.load_weights(Path(checkpoint_dir) / BEST_WEIGHTS_FILE)
+        if part[1] > 1:
+            # The processes start afresh together, so the best epoch was in this run. Each sets the
+            # weights itself: a variable spread over several processes changes only when all change it.
+            model.set_weights(checkpoint.best_weights)
+        else:
+            model.load_weights(Path(checkpoint_dir) / BEST_WEIGHTS_FILE)
     return pd.DataFrame(history)

@@ -6,6 +6,7 @@ It reads the test set after every decision has been made, and refuses to run ins
 import time
 
 from fashion_mnist import paths
+from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.dataset import load_split
 from fashion_mnist.evaluation import confusion_matrix_figure, confusion_rows, per_class_scores, test_metrics
 from fashion_mnist.files import save_figure, write_csv, write_json
@@ -14,7 +15,7 @@ from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import peak_memory_mb, refuse_inside_experiment, run_stage
-from fashion_mnist.training import clear_checkpoint, library_versions, make_deterministic, set_precision, train_model
+from fashion_mnist.training import clear_checkpoint, library_versions, train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "final-evaluate"
 

@@ -1,8 +1,14 @@
-"""Stage train: fit the chosen CNN on the training split, validating on a held-out stratified part of it."""
+"""Stage train: fit the chosen CNN on the training split, validating on a held-out stratified part of it.
 
+With train.distribution: data_parallel it may run as several processes, one per machine or device
+group (see the README); they train one model together and only the first writes the outputs.
+"""
+
+import os
 import time
 
 from fashion_mnist import paths
+from fashion_mnist.backend import local_copy, make_deterministic, set_precision, start_distribution
 from fashion_mnist.dataset import load_split, validation_split
 from fashion_mnist.files import write_csv, write_json, write_text
 from fashion_mnist.history import summarize_history
@@ -10,7 +16,7 @@ from fashion_mnist.model import build_model, model_summary
 from fashion_mnist.params import load_params
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import peak_memory_mb, run_stage
-from fashion_mnist.training import clear_checkpoint, library_versions, make_deterministic, set_precision, train_model
+from fashion_mnist.training import clear_checkpoint, library_versions, train_model, weights_digest
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
 
@@ -20,12 +26,15 @@ def main() -> None:
     params = load_params(["base", "model", "train"])
     seed, train = params["base"]["seed"], params["train"]
     make_deterministic(seed)
+    process, processes = start_distribution(train["distribution"], dict(os.environ))
     policy = set_precision(train["precision"])
     images, labels = load_split(paths.TRAIN_DATA)
     (x_train, y_train), (x_validation, y_validation) = validation_split(
         images, labels, fraction=train["validation_split"], seed=seed
     )
     print(f"training on {len(y_train)} images, validating on {len(y_validation)}, in {policy}")
+    if processes > 1:
+        print(f"process {process} of {processes}: each feeds 1/{processes} of every batch of {train['batch_size']}")
     model = build_model(params["model"]["name"])
     summary = model_summary(model)
     print(summary)
@@ -44,14 +53,25 @@ def main() -> None:
         augment=train["augment"],
         early_stopping_patience=train["early_stopping_patience"],
         seed=seed,
-        checkpoint_dir=CHECKPOINT_DIR,
+        # Processes start together from epoch 1: a checkpoint only some of them could see would split them.
+        checkpoint_dir=CHECKPOINT_DIR if processes == 1 else None,
+        part=(process, processes),
     )
     seconds = time.perf_counter() - started
+    if processes > 1:
+        model = local_copy(model, lambda: build_model(params["model"]["name"]))
+        # Every process holds the same model; equal digests show it.
+        print(f"process {process} of {processes}: weights sha256 {weights_digest(model)}")
+    if process != 0:
+        return
 
     metrics = {**summarize_history(history), "parameters": model.count_params()}
     save_model(model, paths.MODEL)
     write_text(paths.MODEL_SUMMARY, summary)
-    write_json(paths.TRAIN_ENVIRONMENT, {"precision": policy, **library_versions()})
+    write_json(
+        paths.TRAIN_ENVIRONMENT,
+        {"precision": policy, "distribution": train["distribution"], "processes": processes, **library_versions()},
+    )
     write_csv(paths.TRAIN_HISTORY, history)
     write_json(paths.TRAIN_METRICS, metrics)
     write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})

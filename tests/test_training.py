@@ -8,16 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_mnist import training
+from fashion_mnist import backend, training
+from fashion_mnist.backend import make_deterministic, resolve_precision, set_precision
 from fashion_mnist.model import build_model
 from fashion_mnist.params import PRECISIONS, SCHEDULES
 from fashion_mnist.training import (
     STATE_FILE,
     epoch_batches,
     learning_rate_schedule,
-    make_deterministic,
-    resolve_precision,
-    set_precision,
     train_model,
 )
 from tests.synthetic import balanced_labels, make_images
@@ -290,7 +288,7 @@ def test_the_cosine_schedule_warms_up_for_one_epoch_then_decays_to_zero():
 
 @pytest.mark.parametrize(("native", "expected"), [(True, "mixed_bfloat16"), (False, "float32")])
 def test_auto_precision_is_bfloat16_only_where_it_runs_natively(monkeypatch, native: bool, expected: str):
-    monkeypatch.setattr(training, "native_bfloat16", lambda: native)
+    monkeypatch.setattr(backend, "native_bfloat16", lambda: native)
     assert resolve_precision("auto") == expected
     assert resolve_precision("float32") == "float32"
     assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
