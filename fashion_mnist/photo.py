@@ -25,6 +25,8 @@ def load_grayscale(path: Path) -> np.ndarray:
             return to_grayscale(ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file Pillow can read; expected a JPEG, PNG or similar photo") from None
+    except Image.DecompressionBombError as error:
+        raise DataError(f"{path}: too large to open safely ({error})") from None
     except OSError as error:  # A truncated or corrupt file: Pillow identified it but cannot decode it.
         raise DataError(f"{path}: cannot decode the image ({error}); expected a complete image file") from None
 
