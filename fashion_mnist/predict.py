@@ -1,0 +1,91 @@
+"""Classify your own photos of clothing: `python -m fashion_mnist.predict photo.jpg [more.jpg ...]`.
+
+Each photo is prepared the way Fashion-MNIST's images were made (see fashion_mnist.photo), then the
+model prints its three most likely classes.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fashion_mnist import paths
+from fashion_mnist.dataset import CLASS_NAMES
+from fashion_mnist.errors import DataError
+from fashion_mnist.idx import IMAGE_SIZE
+from fashion_mnist.loading import load_model
+from fashion_mnist.photo import prepare_photo
+from fashion_mnist.stage import run_stage
+
+TOP_CLASSES = 3
+
+
+def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
+    """The command line: photos, the model to use and where to keep the prepared images."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fashion_mnist.predict",
+        description="Print the 3 most likely Fashion-MNIST classes of each photo.",
+    )
+    parser.add_argument("photos", nargs="+", type=Path, help="image files (JPEG, PNG, ...) of one item each")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=paths.FINAL_MODEL,
+        help=f"a .keras model, or an int8 .tflite file from the export stage (default: {paths.FINAL_MODEL})",
+    )
+    parser.add_argument(
+        "--save-input", type=Path, metavar="DIR", help="write the 28x28 image fed to the model as DIR/<photo>_28x28.png"
+    )
+    return parser.parse_args(arguments)
+
+
+def predict_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
+    """The class probabilities (N, 10) of uint8 images (N, 28, 28) under a .keras or int8 .tflite model."""
+    suffix = model_path.suffix.lower()
+    if suffix == ".keras":
+        model = load_model(model_path)
+        if tuple(model.input_shape[1:]) != (IMAGE_SIZE, IMAGE_SIZE, 1):
+            raise DataError(
+                f"{model_path}: the model takes inputs of shape {tuple(model.input_shape[1:])}; "
+                f"expected a Fashion-MNIST classifier of ({IMAGE_SIZE}, {IMAGE_SIZE}, 1) images"
+            )
+        # The models rescale uint8 levels themselves (their Rescaling layer), as in training.
+        return np.asarray(model.predict(images[..., np.newaxis], verbose=0))
+    if suffix == ".tflite":
+        # Imported here so that .keras models do not need the LiteRT interpreter.
+        from fashion_mnist.export import int8_probabilities
+
+        return int8_probabilities(model_path, images)
+    raise DataError(f"{model_path}: unknown model format {suffix or '(no suffix)'}; expected a .keras or .tflite file")
+
+
+def top_classes(probabilities: np.ndarray, count: int = TOP_CLASSES) -> list[tuple[str, float]]:
+    """The `count` most likely classes of one image's probabilities, most likely first."""
+    order = np.argsort(probabilities)[::-1][:count]
+    return [(CLASS_NAMES[index], float(probabilities[index])) for index in order]
+
+
+def save_input(image: np.ndarray, photo: Path, directory: Path) -> Path:
+    """Write a prepared 28x28 image as DIR/<photo name>_28x28.png and return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{photo.stem}_28x28.png"
+    Image.fromarray(image).save(path)
+    return path
+
+
+def main(arguments: list[str] | None = None) -> None:
+    """Prepare every photo, then print each one's top classes under the model."""
+    arguments = parse_arguments(arguments)
+    # Every photo is checked before the model loads, so a bad file fails fast.
+    images = np.stack([prepare_photo(photo) for photo in arguments.photos])
+    if arguments.save_input:
+        for image, photo in zip(images, arguments.photos, strict=True):
+            print(f"{photo}: model input saved as {save_input(image, photo, arguments.save_input)}")
+    probabilities = predict_probabilities(arguments.model, images)
+    for photo, row in zip(arguments.photos, probabilities, strict=True):
+        print(f"{photo}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top_classes(row)))
+
+
+if __name__ == "__main__":
+    run_stage(main)

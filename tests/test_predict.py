@@ -1,0 +1,318 @@
+"""Classifying photos: preparation the way Fashion-MNIST was made, the command line, and its errors."""
+
+import gzip
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion_mnist import photo
+from fashion_mnist.dataset import CLASS_NAMES
+from fashion_mnist.idx import parse_images, parse_labels
+from fashion_mnist.model import build_model
+from fashion_mnist.predict import main, predict_probabilities, top_classes
+from fashion_mnist.saving import save_model
+from fashion_mnist.stage import run_stage
+from fashion_mnist.training import make_deterministic, train_model
+from tests.conftest import REPOSITORY, run
+
+DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
+needs_real_data = pytest.mark.skipif(
+    not DEBIAN_COPY.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install it)"
+)
+SEED = 7
+
+
+def read_real_split(prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    images_path = DEBIAN_COPY / f"{prefix}-images-idx3-ubyte.gz"
+    labels_path = DEBIAN_COPY / f"{prefix}-labels-idx1-ubyte.gz"
+    images = parse_images(images_path, gzip.decompress(images_path.read_bytes()))
+    return images, parse_labels(labels_path, gzip.decompress(labels_path.read_bytes()))
+
+
+@pytest.fixture(scope="module")
+def test_split() -> tuple[np.ndarray, np.ndarray]:
+    """The first 200 images of the real test split, (N, 28, 28) uint8, and their labels."""
+    images, labels = read_real_split("t10k")
+    return images[:200, :, :, 0], labels[:200]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    """A blog_cnn trained briefly on 8,000 real training images, saved as the pipeline saves its models."""
+    images, labels = read_real_split("train")
+    folder = tmp_path_factory.mktemp("model")
+    make_deterministic(SEED)
+    model = build_model("blog_cnn")
+    train_model(
+        model,
+        images=images[:8000],
+        labels=labels[:8000],
+        validation_data=None,
+        epochs=2,
+        batch_size=64,
+        learning_rate=0.001,
+        seed=SEED,
+        checkpoint_dir=folder / "checkpoint",
+    )
+    save_model(model, folder / "model.keras")
+    return folder / "model.keras"
+
+
+def photograph(image: np.ndarray, random: np.random.Generator, colour: bool) -> Image.Image:
+    """A 300x400 'photo' of a 28x28 Fashion-MNIST item: enlarged, dark on a light background, off-centre, noisy."""
+    item = Image.fromarray(image).resize((196, 196), Image.Resampling.BICUBIC)
+    intensity = np.asarray(item, dtype=np.float64)[..., np.newaxis] / 255
+    paper = np.array([242.0, 236.0, 225.0]) if colour else np.array([235.0, 235.0, 235.0])
+    dye = random.uniform(0, 90, size=3) if colour else np.full(3, random.uniform(0, 60))
+    canvas = np.broadcast_to(paper, (400, 300, 3)).copy()
+    top, left = random.integers(20, 400 - 196 - 20), random.integers(20, 300 - 196 - 20)
+    canvas[top : top + 196, left : left + 196] = paper * (1 - intensity) + dye * intensity
+    canvas += random.normal(0, 3, size=canvas.shape)
+    picture = Image.fromarray(np.clip(np.round(canvas), 0, 255).astype(np.uint8))
+    return picture if colour else picture.convert("L")
+
+
+def write_photos(images: np.ndarray, folder: Path) -> list[Path]:
+    """Save each image as a photo: alternately grey PNG and colour JPEG."""
+    random = np.random.default_rng(SEED)
+    folder.mkdir()
+    paths = []
+    for index, image in enumerate(images):
+        colour = index % 2 == 1
+        path = folder / (f"{index}.jpg" if colour else f"{index}.png")
+        photograph(image, random, colour).save(path, quality=85)  # PNG ignores the quality.
+        paths.append(path)
+    return paths
+
+
+def accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(predict_probabilities(model_path, images).argmax(axis=1) == labels))
+
+
+@needs_real_data
+def test_prepared_photos_score_close_to_the_originals_and_naive_resizing_does_not(model_path, test_split, tmp_path):
+    images, labels = test_split
+    photos = write_photos(images, tmp_path / "photos")
+    prepared = np.stack([photo.prepare_photo(path) for path in photos])
+    # What a classifier sees without preparation: the whole photo, grayscale, squeezed to 28x28.
+    naive = np.stack(
+        [np.asarray(Image.open(path).convert("L").resize((28, 28), Image.Resampling.LANCZOS)) for path in photos]
+    )
+
+    original_accuracy = accuracy(model_path, images, labels)
+    prepared_accuracy = accuracy(model_path, prepared, labels)
+    naive_accuracy = accuracy(model_path, naive, labels)
+    print(f"accuracy: original {original_accuracy:.3f}, prepared {prepared_accuracy:.3f}, naive {naive_accuracy:.3f}")
+    assert original_accuracy > 0.7
+    assert prepared_accuracy >= original_accuracy - 0.10
+    assert naive_accuracy <= prepared_accuracy - 0.30
+
+
+@needs_real_data
+def test_the_command_prints_the_top_3_and_saves_the_model_input(model_path, test_split, tmp_path):
+    images, labels = test_split
+    # An item the model gets right on the original, so its photo should be classified the same way.
+    probabilities = predict_probabilities(model_path, images)
+    index = int(np.flatnonzero((probabilities.argmax(axis=1) == labels) & (probabilities.max(axis=1) > 0.8))[0])
+    path = tmp_path / "my photo.jpg"
+    photograph(images[index], np.random.default_rng(SEED), colour=True).save(path, quality=80)
+
+    result = run(
+        [sys.executable, "-m", "fashion_mnist.predict", str(path), "--model", str(model_path),
+         "--save-input", str(tmp_path / "inputs")],
+        REPOSITORY,
+    )
+    line = result.stdout.splitlines()[-1]
+    assert line.startswith(f"{path}: "), result.stdout
+    predicted = [item.rsplit(" ", 1) for item in line.removeprefix(f"{path}: ").split(", ")]
+    names, values = [name for name, _ in predicted], [float(value) for _, value in predicted]
+    assert len(names) == 3 and set(names) <= set(CLASS_NAMES), line
+    assert names[0] == CLASS_NAMES[labels[index]], line
+    assert values == sorted(values, reverse=True) and sum(values) <= 1.001
+
+    saved = tmp_path / "inputs" / "my photo_28x28.png"
+    with Image.open(saved) as image:
+        assert image.mode == "L" and image.size == (28, 28)
+        np.testing.assert_array_equal(np.asarray(image), photo.prepare_photo(path))
+
+
+def test_top_classes_are_the_most_likely_in_order():
+    probabilities = np.array([0.05, 0.0, 0.1, 0.0, 0.0, 0.6, 0.0, 0.25, 0.0, 0.0])
+    assert top_classes(probabilities) == [("Sandal", 0.6), ("Sneaker", 0.25), ("Pullover", 0.1)]
+
+
+# Preparation, on drawn images whose answer is known.
+
+
+def rectangle_photo(background: int, item: int, rows: slice, columns: slice, shape=(120, 90)) -> np.ndarray:
+    """A grayscale image of `shape` at level `background` with a rectangle at level `item`."""
+    image = np.full(shape, background, dtype=np.uint8)
+    image[rows, columns] = item
+    return image
+
+
+def test_a_light_background_is_inverted_and_a_dark_one_kept():
+    light = rectangle_photo(background=230, item=40, rows=slice(30, 90), columns=slice(20, 60))
+    dark = rectangle_photo(background=25, item=215, rows=slice(30, 90), columns=slice(20, 60))
+    np.testing.assert_array_equal(photo.light_on_dark(light), 255 - light)
+    np.testing.assert_array_equal(photo.light_on_dark(dark), dark)
+    # Dark on light and its negative give the same Fashion-MNIST image: a bright item on exact black.
+    prepared = photo.prepare_image(light)
+    np.testing.assert_array_equal(prepared, photo.prepare_image(dark))
+    assert prepared[:, 0].max() == 0 and prepared.max() > 200
+
+
+def test_the_item_is_cropped_centred_and_keeps_its_aspect_ratio():
+    # 40 rows by 20 columns, off-centre: it fills the 28 rows and the middle 14 columns.
+    image = rectangle_photo(background=10, item=250, rows=slice(70, 110), columns=slice(5, 25))
+    prepared = photo.prepare_image(image)
+    assert prepared.shape == (28, 28) and prepared.dtype == np.uint8
+    bright = prepared > 127
+    assert np.flatnonzero(bright.any(axis=1)).tolist() == list(range(28))
+    assert np.flatnonzero(bright.any(axis=0)).tolist() == list(range(7, 21))
+
+
+def test_pad_to_square_centres_on_black():
+    square = photo.pad_to_square(np.full((2, 6), 9, dtype=np.uint8))
+    expected = np.zeros((6, 6), dtype=np.uint8)
+    expected[2:4] = 9
+    np.testing.assert_array_equal(square, expected)
+
+
+def test_the_item_is_found_through_jpeg_noise(tmp_path: Path):
+    image = rectangle_photo(background=225, item=70, rows=slice(30, 80), columns=slice(15, 45)).astype(np.float64)
+    # Noise this strong puts pixels past the threshold all over the photo; the median filter removes them.
+    noisy = np.clip(image + np.random.default_rng(SEED).normal(0, 12, image.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "noisy.jpg", quality=60)
+    grayscale = photo.light_on_dark(photo.load_grayscale(tmp_path / "noisy.jpg"))
+    rows, columns = photo.object_box(grayscale)
+    assert abs(rows.start - 30) <= 1 and abs(rows.stop - 80) <= 1
+    assert abs(columns.start - 15) <= 1 and abs(columns.stop - 45) <= 1
+
+
+def test_colour_transparent_palette_and_16_bit_images_load_as_grayscale(tmp_path: Path):
+    # Transparent areas are shown in the colour that contrasts with the item, whatever colour they hide.
+    for item, hidden, backdrop in [(255, 255, 0), (30, 0, 255)]:
+        rgba = np.full((50, 40, 4), (hidden, hidden, hidden, 0), dtype=np.uint8)
+        rgba[10:40, 10:30] = (item, item, item, 255)
+        Image.fromarray(rgba).save(tmp_path / "cutout.png")
+        loaded = photo.load_grayscale(tmp_path / "cutout.png")
+        assert loaded[0, 0] == backdrop and loaded[20, 20] == item
+        assert photo.prepare_photo(tmp_path / "cutout.png").max() > 200
+
+    red = rectangle_photo(background=255, item=0, rows=slice(10, 40), columns=slice(10, 30))
+    Image.fromarray(np.stack([np.full_like(red, 255), red, red], axis=-1)).convert("P").save(tmp_path / "palette.png")
+    palette = photo.load_grayscale(tmp_path / "palette.png")
+    assert palette[0, 0] == 255 and palette[20, 20] == 76  # Pure red's luminance, 0.299 * 255.
+
+    # 16-bit mid-grey is 128 in 8 bits (Pillow's own conversion would clip it to 255).
+    deep = np.zeros((50, 40), dtype=np.uint16)
+    deep[10:40, 10:30] = 128 * 257
+    Image.fromarray(deep).save(tmp_path / "16-bit.png")
+    assert Image.open(tmp_path / "16-bit.png").mode == "I;16"
+    sixteen = photo.load_grayscale(tmp_path / "16-bit.png")
+    assert sixteen.dtype == np.uint8 and sixteen[0, 0] == 0 and sixteen[20, 20] == 128
+
+
+def test_exif_orientation_is_applied(tmp_path: Path):
+    # Stored 60 wide and 30 tall; the camera's orientation tag 6 says to show it turned a quarter, 30 by 60.
+    stored = rectangle_photo(background=240, item=20, rows=slice(5, 25), columns=slice(5, 45), shape=(30, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "turned.jpg", exif=exif)
+    assert photo.load_grayscale(tmp_path / "turned.jpg").shape == (60, 30)
+
+
+# Errors: one line naming the file, exit status 1, no traceback.
+
+
+def command_error(arguments: list[str]) -> str:
+    """The message with which the command stops, as `python -m fashion_mnist.predict` would exit."""
+    with pytest.raises(SystemExit) as stopped:
+        run_stage(lambda: main(arguments))
+    return str(stopped.value.code)
+
+
+@pytest.fixture
+def good_photo(tmp_path: Path) -> Path:
+    path = tmp_path / "good.png"
+    Image.fromarray(rectangle_photo(background=240, item=30, rows=slice(20, 90), columns=slice(20, 60))).save(path)
+    return path
+
+
+def write_bytes(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def test_a_missing_photo_stops_the_command_with_one_line(tmp_path: Path):
+    missing = tmp_path / "missing.jpg"
+    result = run([sys.executable, "-m", "fashion_mnist.predict", str(missing)], REPOSITORY, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f"error: {missing}: image file not found"
+    assert "Traceback" not in result.stderr
+
+
+def test_an_empty_file_is_named(tmp_path: Path):
+    empty = write_bytes(tmp_path / "empty.jpg", b"")
+    assert command_error([str(empty)]).startswith(f"error: {empty}: the file is empty (0 bytes); expected an image")
+
+
+def test_a_file_that_is_not_an_image_is_named(tmp_path: Path):
+    text = write_bytes(tmp_path / "notes.jpg", b"a shopping list, not a photo\n")
+    assert command_error([str(text)]).startswith(f"error: {text}: not an image file Pillow can read")
+
+
+def test_a_truncated_image_is_named(tmp_path: Path, good_photo: Path):
+    Image.open(good_photo).save(tmp_path / "whole.jpg")
+    cut = write_bytes(tmp_path / "cut.jpg", (tmp_path / "whole.jpg").read_bytes()[:400])
+    assert command_error([str(cut)]).startswith(f"error: {cut}: cannot decode the image")
+
+
+def test_an_image_too_large_to_open_safely_is_named(tmp_path: Path, good_photo: Path, monkeypatch):
+    # Pillow refuses images of more than twice MAX_IMAGE_PIXELS; a small limit stands in for a huge photo.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert command_error([str(good_photo)]).startswith(f"error: {good_photo}: too large to open safely")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (40, 30)])
+def test_an_image_of_one_colour_has_nothing_to_crop(tmp_path: Path, shape):
+    plain = tmp_path / "plain.png"
+    Image.fromarray(np.full(shape, 200, dtype=np.uint8)).save(plain)
+    assert command_error([str(plain)]).startswith(f"error: {plain}: found no item")
+
+
+def test_a_bad_photo_among_good_ones_is_named(tmp_path: Path, good_photo: Path):
+    missing = tmp_path / "second.jpg"
+    assert command_error([str(good_photo), str(missing)]) == f"error: {missing}: image file not found"
+
+
+def test_a_missing_model_is_named(tmp_path: Path, good_photo: Path):
+    model = tmp_path / "final.keras"
+    assert command_error([str(good_photo), "--model", str(model)]) == f"error: {model}: model file not found"
+
+
+def test_an_unreadable_model_is_named(tmp_path: Path, good_photo: Path):
+    model = write_bytes(tmp_path / "final.keras", b"not a zip archive")
+    assert command_error([str(good_photo), "--model", str(model)]).startswith(
+        f"error: {model}: not a readable Keras model"
+    )
+
+
+def test_a_model_for_other_inputs_is_named(tmp_path: Path, good_photo: Path):
+    model = tmp_path / "other.keras"
+    save_model(keras.Sequential([keras.Input(shape=(10,)), keras.layers.Dense(10)]), model)
+    assert command_error([str(good_photo), "--model", str(model)]).startswith(
+        f"error: {model}: the model takes inputs of shape (10,); expected a Fashion-MNIST classifier"
+    )
+
+
+def test_an_unknown_model_format_is_named(tmp_path: Path, good_photo: Path):
+    model = write_bytes(tmp_path / "final.h5", b"")
+    assert command_error([str(good_photo), "--model", str(model)]) == (
+        f"error: {model}: unknown model format .h5; expected a .keras or .tflite file"
+    )
