@@ -67,10 +67,10 @@ def convolution_figure(
         axes.imshow(images[row, :, :, 0], cmap="gray", vmin=0, vmax=255)
         axes.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
     grid[1, 0].set_title("input", fontsize=9)
-    which = f"its {total} filters" if shown == total else f"the first {shown} of its {total} filters"
+    which = f"{total} filters" if shown == total else f"{total} filters (the first {shown} shown)"
     figure.suptitle(
         "What the first convolution sees\n"
-        f"A filter is a small 3x3 pattern of weights slid over the image; the first layer has {which}. "
+        f"A filter is a small 3x3 pattern of weights slid over the image; this model's first layer has {which}. "
         "Top row: each filter (light = positive weight, dark = negative).\n"
         "Below it, the map that filter makes from the image at the left of the row (one validation image per class): "
         "light = strong response.",

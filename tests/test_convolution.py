@@ -100,7 +100,7 @@ def test_the_figure_heads_each_column_with_its_filter_and_each_row_with_its_imag
     np.testing.assert_array_equal(grid[7, 3].get_images()[0].get_array(), feature_maps[6, :, :, 2])
     title = figure.get_suptitle()
     assert "3x3 pattern of weights slid over the image" in title and "light = strong response" in title
-    assert "its 4 filters" in title
+    assert "first layer has 4 filters." in title
 
 
 def test_a_wide_first_layer_shows_its_first_filters_and_says_so():
@@ -108,4 +108,4 @@ def test_a_wide_first_layer_shows_its_first_filters_and_says_so():
     figure = convolution_figure(filters, feature_maps, images=class_images(), class_names=list(CLASS_NAMES))
     assert len(figure.axes) == 11 * 17
     assert figure.axes[16].get_title() == "filter 16"
-    assert "the first 16 of its 20 filters" in figure.get_suptitle()
+    assert "first layer has 20 filters (the first 16 shown)." in figure.get_suptitle()
