@@ -23,6 +23,7 @@ TRAIN_TIMING = TRAIN_REPORTS / "timing.json"
 MODEL_SUMMARY = TRAIN_REPORTS / "model_summary.txt"
 TRAIN_ENVIRONMENT = TRAIN_REPORTS / "environment.json"
 LEARNING_CURVES = TRAIN_REPORTS / "learning_curves.png"
+CONVOLUTION = TRAIN_REPORTS / "convolution.png"
 
 FINAL_REPORTS = REPORTS_DIR / "final"
 FINAL_HISTORY = FINAL_REPORTS / "history.csv"
@@ -32,6 +33,8 @@ FINAL_ENVIRONMENT = FINAL_REPORTS / "environment.json"
 PER_CLASS = FINAL_REPORTS / "per_class.csv"
 CONFUSION = FINAL_REPORTS / "confusion.csv"
 CONFUSION_MATRIX = FINAL_REPORTS / "confusion_matrix.png"
+CONFUSION_MATRIX_NORMALIZED = FINAL_REPORTS / "confusion_matrix_normalized.png"
+MISCLASSIFIED = FINAL_REPORTS / "misclassified.png"
 
 # Resume state of interrupted training. Not a DVC output, so `dvc repro` leaves it in place.
 CHECKPOINTS_DIR = Path(".checkpoints")

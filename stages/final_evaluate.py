@@ -8,7 +8,16 @@ import time
 from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.dataset import load_split
-from fashion_mnist.evaluation import confusion_matrix_figure, confusion_rows, per_class_scores, test_metrics
+from fashion_mnist.evaluation import (
+    confusion_matrix_figure,
+    confusion_rows,
+    misclassified_figure,
+    most_confused_metrics,
+    most_confused_pairs,
+    normalized_confusion_matrix_figure,
+    per_class_scores,
+    test_metrics,
+)
 from fashion_mnist.files import save_figure, write_csv, write_json
 from fashion_mnist.history import read_best_epoch
 from fashion_mnist.model import build_model
@@ -53,20 +62,25 @@ def main() -> None:
     )
     seconds = time.perf_counter() - started
 
-    metrics, predicted = test_metrics(model, images=x_test, labels=y_test, batch_size=train["batch_size"])
+    metrics, probabilities = test_metrics(model, images=x_test, labels=y_test, batch_size=train["batch_size"])
+    predicted = probabilities.argmax(axis=1)
+    confused = most_confused_pairs(y_test, predicted, count=3)
     save_model(model, paths.FINAL_MODEL)
     write_json(paths.FINAL_ENVIRONMENT, {"precision": policy, **library_versions()})
     write_csv(paths.FINAL_HISTORY, history)
-    write_json(paths.FINAL_METRICS, {**metrics, "epochs": epochs})
+    write_json(paths.FINAL_METRICS, {**metrics, "epochs": epochs, **most_confused_metrics(confused)})
     write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     write_csv(paths.PER_CLASS, per_class_scores(y_test, predicted))
     write_csv(paths.CONFUSION, confusion_rows(y_test, predicted))
     save_figure(confusion_matrix_figure(y_test, predicted), paths.CONFUSION_MATRIX)
+    save_figure(normalized_confusion_matrix_figure(y_test, predicted), paths.CONFUSION_MATRIX_NORMALIZED)
+    save_figure(misclassified_figure(x_test, y_test, probabilities, rows=5, columns=8), paths.MISCLASSIFIED)
     clear_checkpoint(CHECKPOINT_DIR)
     print(
         f"test_accuracy {metrics['test_accuracy']:.4f}, test_loss {metrics['test_loss']:.4f} "
         f"on {len(y_test)} test images; {seconds:.0f} s"
     )
+    print("most confused (true -> predicted):", "; ".join(most_confused_metrics(confused).values()) or "none")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -44,10 +45,10 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     assert list(history.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
     assert history["epoch"].tolist() == [1, 2, 3]
     assert "507,530" in (project / "reports/train/model_summary.txt").read_text()
-    assert (project / "reports/train/learning_curves.png").read_bytes().startswith(b"\x89PNG")
+    for figure in ["learning_curves.png", "convolution.png"]:
+        assert (project / "reports/train" / figure).read_bytes().startswith(b"\x89PNG"), figure
 
     final = json.loads((project / "reports/final/metrics.json").read_text())
-    assert set(final) == {"test_accuracy", "test_loss", "epochs"}
     assert final["epochs"] == metrics["best_epoch"], "final.epochs: auto retrains for train's best epoch"
     assert len(pd.read_csv(project / "reports/final/history.csv")) == metrics["best_epoch"]
     per_class = pd.read_csv(project / "reports/final/per_class.csv")
@@ -56,7 +57,15 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     confusion = pd.read_csv(project / "reports/final/confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 50
     assert (confusion["actual"] == confusion["predicted"]).mean() == pytest.approx(final["test_accuracy"])
-    assert (project / "reports/final/confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
+    # The most frequent mistakes, true -> predicted, as many as there are different ones, up to three.
+    mistakes = confusion[confusion["actual"] != confusion["predicted"]].value_counts()
+    confused = [f"most_confused_{rank}" for rank in range(1, min(3, len(mistakes)) + 1)]
+    assert set(final) == {"test_accuracy", "test_loss", "epochs", *confused}
+    shown = [re.fullmatch(r"(.+) -> (.+) \((\d+)\)", final[key]).groups() for key in confused]
+    assert [int(count) for _, _, count in shown] == mistakes.tolist()[: len(confused)], final
+    assert all(mistakes[(actual, predicted)] == int(count) for actual, predicted, count in shown), final
+    for figure in ["confusion_matrix.png", "confusion_matrix_normalized.png", "misclassified.png"]:
+        assert (project / "reports/final" / figure).read_bytes().startswith(b"\x89PNG"), figure
     assert (project / "models/model.keras").is_file() and (project / "models/final.keras").is_file()
     assert not (project / ".checkpoints/train").exists(), "a finished run must clear its resume state"
 
@@ -71,7 +80,8 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
         "reports/final/metrics.json",
         "reports/final/timing.json",
     }
-    assert metrics_shown["reports/final/metrics.json"]["data"]["test_accuracy"] == final["test_accuracy"]
+    # Every key, the most-confused pairs' strings included: DVC would silently drop a list.
+    assert metrics_shown["reports/final/metrics.json"]["data"] == final
     assert metrics_shown["reports/train/metrics.json"]["data"] == metrics
     rendered = project / "plots"
     run(["dvc", "plots", "show", "-o", str(rendered)], project)
@@ -88,7 +98,7 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     with open(project / "requirements-training.txt", "a") as requirements:
         requirements.write("# numpy upgraded\n")
     changed = json.loads(run(["dvc", "status", "--json"], project).stdout)
-    assert sorted(changed) == ["final-evaluate", "preprocess", "train"]
+    assert sorted(changed) == ["final-evaluate", "plot", "preprocess", "train"]
 
 
 def test_every_plot_is_drawn_once(project: Path):
@@ -100,8 +110,11 @@ def test_every_plot_is_drawn_once(project: Path):
         ("reports/data.csv", "vega"),
         ("reports/final/confusion.csv", "vega"),
         ("reports/final/confusion_matrix.png", "image"),
+        ("reports/final/confusion_matrix_normalized.png", "image"),
         ("reports/final/history.csv", "vega"),
+        ("reports/final/misclassified.png", "image"),
         ("reports/final/per_class.csv", "vega"),
+        ("reports/train/convolution.png", "image"),
         ("reports/train/history.csv", "vega"),
         ("reports/train/learning_curves.png", "image"),
     ]

@@ -29,7 +29,9 @@ def test_train_and_plot_run_without_the_test_set(project: Path):
 
     for output in TRAIN_OUTPUTS:
         assert (project / output).stat().st_size > 0, output
-    assert (project / "reports/train/learning_curves.png").read_bytes().startswith(b"\x89PNG")
+    # The convolution figure's images come from the validation part of train.npz.
+    for figure in ["learning_curves.png", "convolution.png"]:
+        assert (project / "reports/train" / figure).read_bytes().startswith(b"\x89PNG"), figure
     # The control: final-evaluate, which does read the test set, can no longer run.
     evaluated = run([sys.executable, "-m", "stages.final_evaluate"], project, check=False)
     assert evaluated.returncode == 1 and "test.npz: file not found" in evaluated.stderr, evaluated.stderr
