@@ -19,6 +19,7 @@ PROJECT_FILES = [
     "stages",
     "fashion_mnist",
     ".dvc/config",
+    "dvc_plots_template",
     ".dvcignore",
     ".gitignore",
 ]
