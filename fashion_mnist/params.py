@@ -129,6 +129,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "early_stopping_patience": optional(integer(1)),
     },
     "final": {"epochs": either(one_of("auto"), integer(1))},
+    "export": {"calibration_images": integer(1)},
 }
 
 
