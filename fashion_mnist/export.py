@@ -127,7 +127,9 @@ def _median_milliseconds(call, repeats: int) -> float:
 def float_speed(model: keras.Model, images: np.ndarray, repeats: int) -> dict:
     """The median latency of one image, in ms, and images per second in batches of BATCH_SIZE, for a Keras model."""
     single, batch = images[:1], images[:BATCH_SIZE]
-    batch_ms = _median_milliseconds(lambda: model.predict(batch, batch_size=BATCH_SIZE, verbose=0), max(repeats // 10, 1))
+    batch_ms = _median_milliseconds(
+        lambda: model.predict(batch, batch_size=BATCH_SIZE, verbose=0), max(repeats // 10, 1)
+    )
     return {
         "single_image_ms": _median_milliseconds(lambda: model(single, training=False), repeats),
         "images_per_second": round(1000 * len(batch) / batch_ms),
