@@ -8,6 +8,7 @@ import time
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
 from fashion_mnist.export import (
+    BATCH_SIZE,
     calibration_images,
     comparison,
     float_speed,
@@ -43,7 +44,7 @@ def main() -> None:
     float_bytes, int8_bytes = paths.FINAL_MODEL.stat().st_size, paths.INT8_MODEL.stat().st_size
     scores = comparison(
         y_test,
-        float_probabilities=model.predict(x_test, batch_size=1000, verbose=0),
+        float_probabilities=model.predict(x_test, batch_size=BATCH_SIZE, verbose=0),
         int8_probabilities=int8_probabilities(paths.INT8_MODEL, x_test),
     )
     write_json(
