@@ -27,6 +27,7 @@ import numpy as np
 from fashion_mnist import paths
 from fashion_mnist.backend import gpus, make_deterministic, native_bfloat16
 from fashion_mnist.dataset import load_split, validation_split
+from fashion_mnist.export import int8_speed
 from fashion_mnist.loading import load_model
 from fashion_mnist.model import build_model
 from fashion_mnist.training import (
@@ -232,6 +233,7 @@ def pipeline_costs(project: Path) -> dict:
             ("train", "train"),
             ("plot", "plot"),
             ("final-evaluate", "final_evaluate"),
+            ("export", "export"),
         ]
     }
     dvc = [sys.executable, "-m", "dvc"]
@@ -260,7 +262,15 @@ def scratch_project(root: Path, quick: bool) -> Path:
     """A copy of the project in a new git repository; quick mode points it at tiny synthetic data."""
     project = root / "project"
     project.mkdir()
-    for name in ["dvc.yaml", "params.yaml", "requirements-training.txt", "stages", "fashion_mnist", ".dvc/config"]:
+    for name in [
+        "dvc.yaml",
+        "params.yaml",
+        "requirements-training.txt",
+        "requirements.txt",
+        "stages",
+        "fashion_mnist",
+        ".dvc/config",
+    ]:
         source = REPOSITORY / name
         if source.is_dir():
             shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -306,6 +316,16 @@ def inference(model_path: Path, images: np.ndarray, repeats: int) -> dict:
         "model": str(model_path),
         "images_per_second": round(throughput),
         "single_image_milliseconds": round(1000 * statistics.median(latencies), 2),
+    }
+
+
+def int8_inference(model_path: Path, images: np.ndarray, repeats: int) -> dict:
+    """The same figures as `inference` for the int8 LiteRT model, run by the LiteRT interpreter."""
+    speed = int8_speed(model_path, images=images, repeats=repeats * 10)
+    return {
+        "model": str(model_path),
+        "images_per_second": speed["images_per_second"],
+        "single_image_milliseconds": round(speed["single_image_ms"], 2),
     }
 
 
@@ -377,6 +397,9 @@ def main() -> None:
             inference(project / model, test_images, repeats) | {"model": str(model)}
             for model in (paths.MODEL, paths.FINAL_MODEL)
         ]
+        speeds.append(
+            int8_inference(project / paths.INT8_MODEL, test_images, repeats) | {"model": str(paths.INT8_MODEL)}
+        )
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "quick": arguments.quick,

@@ -131,6 +131,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "distribution": one_of(*DISTRIBUTIONS),
     },
     "final": {"epochs": either(one_of("auto"), integer(1))},
+    "export": {"calibration_images": integer(1)},
 }
 
 

@@ -12,6 +12,7 @@ TEST_DATA = PREPARED_DIR / "test.npz"
 MODELS_DIR = Path("models")
 MODEL = MODELS_DIR / "model.keras"
 FINAL_MODEL = MODELS_DIR / "final.keras"
+INT8_MODEL = MODELS_DIR / "final_int8.tflite"
 
 REPORTS_DIR = Path("reports")
 DATA_REPORT = REPORTS_DIR / "data.csv"
@@ -35,6 +36,10 @@ CONFUSION = FINAL_REPORTS / "confusion.csv"
 CONFUSION_MATRIX = FINAL_REPORTS / "confusion_matrix.png"
 CONFUSION_MATRIX_NORMALIZED = FINAL_REPORTS / "confusion_matrix_normalized.png"
 MISCLASSIFIED = FINAL_REPORTS / "misclassified.png"
+
+EXPORT_REPORTS = REPORTS_DIR / "export"
+EXPORT_METRICS = EXPORT_REPORTS / "metrics.json"
+EXPORT_TIMING = EXPORT_REPORTS / "timing.json"
 
 # Resume state of interrupted training. Not a DVC output, so `dvc repro` leaves it in place.
 CHECKPOINTS_DIR = Path(".checkpoints")

@@ -37,15 +37,20 @@ def test_the_quick_benchmark_measures_everything_and_prints_the_tables(tmp_path:
     assert report["strong_model"]["epochs_run"] >= 1 and report["strong_model"]["seconds_per_epoch"] > 0
 
     pipeline = report["pipeline"]
-    assert list(pipeline["stages"]) == ["download", "preprocess", "train", "plot", "final-evaluate"]
+    assert list(pipeline["stages"]) == ["download", "preprocess", "train", "plot", "final-evaluate", "export"]
     # The training stages hold TensorFlow; download does not: each stage's own peak, not the benchmark's.
     assert pipeline["stages"]["train"]["peak_memory_mb"] > 3 * pipeline["stages"]["download"]["peak_memory_mb"]
     assert pipeline["no_op_dvc_repro_seconds"] > 0 and pipeline["dvc_pull_models_seconds"] > 0
     assert pipeline["pull_speedup_over_training"] == pytest.approx(
         pipeline["training_seconds"] / pipeline["dvc_pull_models_seconds"], 0.05
     )
-    assert [row["model"] for row in report["inference"]] == ["models/model.keras", "models/final.keras"]
-    assert all(row["images_per_second"] > 0 for row in report["inference"])
+    assert [row["model"] for row in report["inference"]] == [
+        "models/model.keras",
+        "models/final.keras",
+        "models/final_int8.tflite",
+    ]
+    assert all(row["images_per_second"] > 0 and row["single_image_milliseconds"] > 0 for row in report["inference"])
+    assert "Inference with `models/final_int8.tflite`" in result.stdout
 
     assert "| blog loop (fit on NumPy, float32) |" in result.stdout
     assert "No-op `dvc repro`" in result.stdout and "dvc pull" in result.stdout

@@ -211,6 +211,8 @@ def test_two_runs_with_the_same_params_give_byte_identical_outputs(prepared: Pat
         # Identical weights make identical model files, so a rerun leaves their hashes in dvc.lock alone.
         "models/model.keras",
         "models/final.keras",
+        "models/final_int8.tflite",
+        "reports/export/metrics.json",
     ]:
         assert (first / output).read_bytes() == (second / output).read_bytes(), output
     first_model, second_model = load_model(first / "models/final.keras"), load_model(second / "models/final.keras")

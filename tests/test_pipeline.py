@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     result = run(["dvc", "repro"], project)
-    for stage in ["download", "preprocess", "train", "plot", "final-evaluate"]:
+    for stage in ["download", "preprocess", "train", "plot", "final-evaluate", "export"]:
         assert f"Running stage '{stage}'" in result.stdout
 
     assert sorted(path.name for path in (project / "data/raw").iterdir()) == sorted(
@@ -70,7 +70,7 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     assert not (project / ".checkpoints/train").exists(), "a finished run must clear its resume state"
 
     # Every stage is in DVC's run-cache, so `dvc repro` and `dvc repro --pull` can restore it untrained.
-    assert len(list((project / ".dvc/cache/runs").glob("*/*/*"))) == 5
+    assert len(list((project / ".dvc/cache/runs").glob("*/*/*"))) == 6
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     metrics_shown = shown[""]["data"]
     # Only the figures people compare are metrics; class counts and per-class scores are plots.
@@ -79,6 +79,8 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
         "reports/train/timing.json",
         "reports/final/metrics.json",
         "reports/final/timing.json",
+        "reports/export/metrics.json",
+        "reports/export/timing.json",
     }
     # Every key, the most-confused pairs' strings included: DVC would silently drop a list.
     assert metrics_shown["reports/final/metrics.json"]["data"] == final
@@ -98,7 +100,7 @@ def test_dvc_repro_builds_every_output_then_has_nothing_to_do(project: Path):
     with open(project / "requirements-training.txt", "a") as requirements:
         requirements.write("# numpy upgraded\n")
     changed = json.loads(run(["dvc", "status", "--json"], project).stdout)
-    assert sorted(changed) == ["final-evaluate", "plot", "preprocess", "train"]
+    assert sorted(changed) == ["export", "final-evaluate", "plot", "preprocess", "train"]
 
 
 def test_every_plot_is_drawn_once(project: Path):
@@ -120,14 +122,22 @@ def test_every_plot_is_drawn_once(project: Path):
     ]
 
 
-def test_only_final_evaluate_depends_on_the_test_set():
+def test_only_final_evaluate_and_export_depend_on_the_test_set():
     stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
     readers = sorted(
         name
         for name, stage in stages.items()
         if any("test.npz" in str(dependency) for dependency in stage.get("deps", []))
     )
-    assert readers == ["final-evaluate"]
+    assert readers == ["export", "final-evaluate"]
+
+
+def test_every_stage_that_reads_the_test_set_refuses_to_run_inside_an_experiment():
+    stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        if "data/prepared/test.npz" in stage["deps"]:
+            script = stage["cmd"].removeprefix("python -m ").replace(".", "/") + ".py"
+            assert f'refuse_inside_experiment("{name}")' in (REPOSITORY / script).read_text(), name
 
 
 def package_imports(source: Path) -> set[str]:
@@ -158,10 +168,10 @@ def test_every_stage_depends_on_its_script_and_every_package_module_it_imports()
         assert code_deps == {script} | package_imports(REPOSITORY / script), name
 
 
-def test_no_stage_script_but_preprocess_and_final_evaluate_mentions_the_test_set():
-    # preprocess writes it; final-evaluate is the one reader.
+def test_no_stage_script_but_preprocess_final_evaluate_and_export_mentions_the_test_set():
+    # preprocess writes it; final-evaluate and export, which run after every decision, read it.
     mentions = sorted(path.name for path in (REPOSITORY / "stages").glob("*.py") if "TEST_DATA" in path.read_text())
-    assert mentions == ["final_evaluate.py", "preprocess.py"]
+    assert mentions == ["export.py", "final_evaluate.py", "preprocess.py"]
     assert "load_split(paths.TEST_DATA)" not in (REPOSITORY / "stages/preprocess.py").read_text()
 
 
