@@ -14,7 +14,7 @@ test: setup offline-data
 
 setup: $(VENV)/installed
 
-$(VENV)/installed: requirements.txt requirements-training.txt requirements-dev.txt constraints.txt
+$(VENV)/installed: requirements.txt requirements-training.txt requirements-jax.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt

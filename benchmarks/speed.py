@@ -266,6 +266,7 @@ def scratch_project(root: Path, quick: bool) -> Path:
         "dvc.yaml",
         "params.yaml",
         "requirements-training.txt",
+        "requirements-jax.txt",
         "requirements.txt",
         "stages",
         "fashion_mnist",

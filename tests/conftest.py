@@ -16,6 +16,7 @@ PROJECT_FILES = [
     "dvc.yaml",
     "params.yaml",
     "requirements-training.txt",
+    "requirements-jax.txt",
     "requirements.txt",
     "stages",
     "fashion_mnist",
