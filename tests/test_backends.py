@@ -1,0 +1,149 @@
+"""The same pipeline on TensorFlow and JAX, and one model trained by several processes together."""
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from fashion_mnist import training
+from fashion_mnist.backend import process_settings, start_distribution
+from fashion_mnist.errors import ParamsError, PipelineError
+from fashion_mnist.training import epoch_batches, identity_changes, steps_per_epoch
+from tests.conftest import environment, make_project, run, set_params, stages_run
+from tests.synthetic import balanced_labels, make_images, write_dataset
+
+PROCESS_VARIABLES = {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1234", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"}
+
+
+def run_on(backend: str, command: list[str], cwd: Path, **variables: str) -> subprocess.CompletedProcess:
+    """Run `command` as a user would, with KERAS_BACKEND=`backend` and `variables` set."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**environment(), "KERAS_BACKEND": backend, **variables},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_no_process_variables_means_a_single_process():
+    assert process_settings({}) is None
+    assert process_settings(PROCESS_VARIABLES) == ("127.0.0.1:1234", 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"JAX_PROCESS_ID": ""}, "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES set but not JAX_PROCESS_ID"),
+        ({"JAX_NUM_PROCESSES": "two"}, "must be whole numbers"),
+        ({"JAX_PROCESS_ID": "2"}, "JAX_PROCESS_ID must be from 0 to JAX_NUM_PROCESSES - 1 = 1, not 2"),
+    ],
+)
+def test_incomplete_or_wrong_process_variables_are_refused_by_name(changes: dict, message: str):
+    with pytest.raises(PipelineError, match=message):
+        process_settings(PROCESS_VARIABLES | changes)
+
+
+def test_data_parallel_on_tensorflow_is_refused_naming_the_key_and_the_backend():
+    assert keras.config.backend() == "tensorflow"
+    assert start_distribution("none", PROCESS_VARIABLES) == (0, 1)
+    with pytest.raises(ParamsError, match=r"train.distribution: data_parallel runs on the JAX backend.*tensorflow"):
+        start_distribution("data_parallel", {})
+
+
+@pytest.mark.parametrize("augment", [False, True])
+@pytest.mark.parametrize(("samples", "processes"), [(100, 2), (101, 2), (100, 3), (33, 4)])
+def test_the_processes_parts_make_up_the_single_process_batches(samples: int, processes: int, augment: bool):
+    labels = balanced_labels(samples // 10 + 1, seed=0)[:samples]
+    images = make_images(labels, seed=1)
+    settings = {"batch_size": 16, "seed": 3, "epoch": 2, "augment": augment}
+    whole = list(epoch_batches(images, labels, **settings))
+    parts = [list(epoch_batches(images, labels, part=(index, processes), **settings)) for index in range(processes)]
+    assert all(len(batches) == steps_per_epoch(samples, batch_size=16, processes=processes) for batches in parts)
+    for step, batches in enumerate(zip(*parts, strict=True)):
+        joined_images = np.concatenate([batch[0] for batch in batches])
+        joined_labels = np.concatenate([batch[1] for batch in batches])
+        # Every part has the same size; only the images that would not split evenly are left out.
+        assert len({len(batch[1]) for batch in batches}) == 1
+        assert np.array_equal(joined_images, whole[step][0][: len(joined_images)])
+        assert np.array_equal(joined_labels, whole[step][1][: len(joined_labels)])
+        assert len(whole[step][1]) - len(joined_labels) < processes
+
+
+def test_a_checkpoint_made_on_another_backend_is_not_resumed():
+    versions = training.library_versions()
+    other = "jax" if versions["backend"] == "tensorflow" else "tensorflow"
+    old = {"settings": "x", "sources": {}, "versions": versions | {"backend": other}}
+    new = {"settings": "x", "sources": {}, "versions": versions}
+    assert identity_changes(old, new) == [f"backend {other} instead of {versions['backend']}"]
+
+
+@pytest.mark.slow
+def test_the_pipeline_runs_on_jax_and_reruns_bit_identically(tmp_path: Path):
+    project = make_project(tmp_path / "project", tmp_path / "mirror", write_dataset(tmp_path / "mirror"))
+    result = run_on("jax", ["dvc", "repro"], project)
+    assert sorted(stages_run(result.stdout)) == ["download", "export", "final-evaluate", "plot", "preprocess", "train"]
+    for stage in ["train", "final"]:
+        environment_file = json.loads((project / f"reports/{stage}/environment.json").read_text())
+        assert environment_file["backend"] == "jax" and environment_file["jax"] != "not installed"
+    assert 0 <= json.loads((project / "reports/final/metrics.json").read_text())["test_accuracy"] <= 1
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    run_on("jax", ["dvc", "repro", "--force", "--single-item", "train"], project)
+    again = yaml.safe_load((project / "dvc.lock").read_text())
+    # Everything but the timings: the model, its summary, the metrics, the history.
+    for before, after in zip(lock["stages"]["train"]["outs"], again["stages"]["train"]["outs"], strict=True):
+        assert before == after or before["path"] == "reports/train/timing.json"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_train_one_model_and_only_the_first_writes(tmp_path: Path):
+    # Two folders, as on two machines: each process reads its own copy of the data.
+    mirror = write_dataset(tmp_path / "mirror")
+    folders = []
+    for name in ["first", "second"]:
+        project = make_project(tmp_path / name, tmp_path / "mirror", mirror)
+        set_params(project, {"train": {"epochs": 1, "distribution": "data_parallel"}})
+        run(["dvc", "repro", "preprocess"], project)
+        folders.append(project)
+    address = f"127.0.0.1:{free_port()}"
+    variables = {"JAX_PLATFORMS": "cpu", "JAX_COORDINATOR_ADDRESS": address, "JAX_NUM_PROCESSES": "2"}
+    processes = [
+        subprocess.Popen(
+            ["python", "-m", "stages.train"],
+            cwd=project,
+            env={**environment(), "KERAS_BACKEND": "jax", **variables, "JAX_PROCESS_ID": str(index)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for index, project in enumerate(folders)
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], "\n".join(outputs)
+
+    digests = [next(line.split()[-1] for line in output.splitlines() if "weights sha256" in line) for output in outputs]
+    assert digests[0] == digests[1], "the two processes ended with different weights"
+    assert "process 1 of 2: each feeds 1/2 of every batch of 32" in outputs[1]
+    first, second = folders
+    assert json.loads((first / "reports/train/environment.json").read_text())["processes"] == 2
+    assert json.loads((first / "reports/train/metrics.json").read_text())["epochs"] == 1
+    assert (first / "models/model.keras").is_file()
+    assert not (second / "models/model.keras").exists() and not (second / "reports/train/metrics.json").exists()
+    # The saved model holds the weights both processes agreed on.
+    saved = keras.saving.load_model(first / "models/model.keras", compile=False)
+    assert training.weights_digest(saved) == digests[0]
