@@ -8,7 +8,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from fashion_mnist.errors import DataError
@@ -45,6 +44,9 @@ def int8_model(model: keras.Model, calibration: np.ndarray) -> bytes:
 
     The ranges of the activations come from running `calibration` (uint8 images) through the model.
     """
+
+    # TensorFlow's converter is needed only here: running a LiteRT model needs ai-edge-litert alone.
+    import tensorflow as tf
 
     def representative_dataset() -> Iterator[list[np.ndarray]]:
         for image in calibration:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
+from fashion_mnist.backend import make_deterministic
 from fashion_mnist.errors import DataError
 from fashion_mnist.export import (
     calibration_images,
@@ -21,7 +22,6 @@ from fashion_mnist.export import (
 )
 from fashion_mnist.model import build_model
 from fashion_mnist.params import MODEL_NAMES
-from fashion_mnist.training import make_deterministic
 from tests.conftest import copy_project, run, set_params
 from tests.synthetic import balanced_labels, make_images
 

@@ -10,13 +10,16 @@ import pytest
 from PIL import Image
 
 from fashion_mnist import photo
+from fashion_mnist.backend import make_deterministic
 from fashion_mnist.dataset import CLASS_NAMES
+from fashion_mnist.export import calibration_images, int8_model
 from fashion_mnist.idx import parse_images, parse_labels
+from fashion_mnist.loading import load_model
 from fashion_mnist.model import build_model
 from fashion_mnist.predict import main, predict_probabilities, top_classes
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import run_stage
-from fashion_mnist.training import make_deterministic, train_model
+from fashion_mnist.training import train_model
 from tests.conftest import REPOSITORY, run
 
 DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
@@ -110,6 +113,18 @@ def test_prepared_photos_score_close_to_the_originals_and_naive_resizing_does_no
     assert original_accuracy > 0.7
     assert prepared_accuracy >= original_accuracy - 0.10
     assert naive_accuracy <= prepared_accuracy - 0.30
+
+
+@needs_real_data
+def test_the_int8_export_classifies_prepared_photos_like_the_keras_model(model_path, test_split, tmp_path):
+    images, labels = test_split
+    int8_path = tmp_path / "model_int8.tflite"
+    int8_path.write_bytes(int8_model(load_model(model_path), calibration_images(images[..., np.newaxis], 100, SEED)))
+    prepared = np.stack([photo.prepare_photo(path) for path in write_photos(images, tmp_path / "photos")])
+    keras_classes = predict_probabilities(model_path, prepared).argmax(axis=1)
+    int8_classes = predict_probabilities(int8_path, prepared).argmax(axis=1)
+    assert np.mean(int8_classes == keras_classes) >= 0.95
+    assert accuracy(int8_path, prepared, labels) >= accuracy(model_path, prepared, labels) - 0.03
 
 
 @needs_real_data
