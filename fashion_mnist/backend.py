@@ -100,15 +100,15 @@ def process_settings(environment: dict[str, str]) -> tuple[str, int, int] | None
     return address, count, index
 
 
-def start_distribution(distribution: str, environment: dict[str, str]) -> tuple[int, int]:
-    """Set up `train.distribution`; return (this process's index, the process count).
+def start_distribution(distribution: str, environment: dict[str, str], batch_size: int) -> tuple[int, int, int]:
+    """Set up `train.distribution`; return this process's index, the process count and the device count.
 
     data_parallel copies the model to every device, gives each a slice of every batch and averages the
     gradients: Keras's DataParallel, which runs on JAX. Over several processes (PROCESS_VARIABLES),
     each feeds its own slice of the global batch.
     """
     if distribution == "none":
-        return 0, 1
+        return 0, 1, 1
     if distribution != "data_parallel":
         raise ParamsError(f"train.distribution: expected one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
     if keras.config.backend() != "jax":
@@ -124,11 +124,17 @@ def start_distribution(distribution: str, environment: dict[str, str]) -> tuple[
         # Processes on CPUs exchange gradients over Gloo; GPUs use NCCL whatever this says.
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         keras.distribution.initialize(job_addresses=address, num_processes=count, process_id=index)
+    devices = keras.distribution.list_devices()
+    if batch_size % len(devices):
+        raise ParamsError(
+            f"train.batch_size must be a multiple of the {len(devices)} devices that data_parallel splits "
+            f"every batch over, got {batch_size}"
+        )
     keras.distribution.set_distribution(
         # Each process feeds its own slice of every batch (epoch_batches' `part`), so Keras must not shard again.
-        keras.distribution.DataParallel(devices=keras.distribution.list_devices(), auto_shard_dataset=False)
+        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
     )
-    return jax.process_index(), jax.process_count()
+    return jax.process_index(), jax.process_count(), len(devices)
 
 
 def local_copy(model: keras.Model, build: Callable[[], keras.Model]) -> keras.Model:

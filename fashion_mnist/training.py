@@ -42,6 +42,7 @@ def epoch_batches(
     epoch: int,
     augment: bool,
     part: tuple[int, int] = (0, 1),
+    devices: int = 1,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """One epoch's batches, shuffled (and augmented) by (seed, epoch) alone.
 
@@ -51,7 +52,7 @@ def epoch_batches(
 
     `part` (index, count) gives process `index` of `count` its equal slice of every batch: the
     processes of a data-parallel run together see exactly the batches of a single one. The last
-    batch then drops the few images that would not split evenly.
+    batch then drops the few images that would not split evenly over the `devices`.
     """
     index, count = part
     random = np.random.default_rng([seed, epoch])
@@ -59,15 +60,15 @@ def epoch_batches(
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         batch_images = shift_and_flip(images[batch], random) if augment else images[batch]
-        size = len(batch) // count
+        size = len(batch) // devices * devices // count
         if size:
             yield batch_images[index * size : (index + 1) * size], labels[batch][index * size : (index + 1) * size]
 
 
-def steps_per_epoch(samples: int, *, batch_size: int, processes: int = 1) -> int:
-    """The batches epoch_batches yields: a last short batch counts if every process gets an image of it."""
+def steps_per_epoch(samples: int, *, batch_size: int, devices: int = 1) -> int:
+    """The batches epoch_batches yields: a last short batch counts if every device gets an image of it."""
     full, rest = divmod(samples, batch_size)
-    return full + (rest >= processes)
+    return full + (rest >= devices)
 
 
 def batch_stream(
@@ -80,11 +81,12 @@ def batch_stream(
     epochs: int,
     augment: bool,
     part: tuple[int, int] = (0, 1),
+    devices: int = 1,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The batches of epochs `first_epoch` to `epochs - 1`, one after the other, for `fit`."""
     for epoch in range(first_epoch, epochs):
         yield from epoch_batches(
-            images, labels, batch_size=batch_size, seed=seed, epoch=epoch, augment=augment, part=part
+            images, labels, batch_size=batch_size, seed=seed, epoch=epoch, augment=augment, part=part, devices=devices
         )
 
 
@@ -314,6 +316,7 @@ def train_model(
     seed: int,
     checkpoint_dir: Path | None,
     part: tuple[int, int] = (0, 1),
+    devices: int = 1,
 ) -> pd.DataFrame:
     """Compile and fit `model` with Adam (AdamW with `weight_decay`), resuming from `checkpoint_dir`.
 
@@ -321,10 +324,10 @@ def train_model(
     stops once `early_stopping_patience` epochs brought no better one (None: never). Returns one
     history row per epoch run.
 
-    In a data-parallel run over several processes, each feeds `part` (its index, the count) of every
-    batch; only the first keeps checkpoints, and the others pass no `checkpoint_dir`.
+    In a data-parallel run over `devices` devices and several processes, each feeds `part` (its index,
+    the count) of every batch; only the first keeps checkpoints, and the others pass no `checkpoint_dir`.
     """
-    steps = steps_per_epoch(len(labels), batch_size=batch_size, processes=part[1])
+    steps = steps_per_epoch(len(labels), batch_size=batch_size, devices=devices)
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=learning_rate_schedule(
@@ -351,6 +354,7 @@ def train_model(
         early_stopping_patience=early_stopping_patience,
         seed=seed,
         processes=part[1],
+        devices=devices,
     )
     first_epoch, history = restore(model, checkpoint_dir, identity) if checkpoint_dir else (0, [])
     checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience)
@@ -365,6 +369,7 @@ def train_model(
                 epochs=epochs,
                 augment=augment,
                 part=part,
+                devices=devices,
             ),
             steps_per_epoch=steps,
             validation_data=validation_data,

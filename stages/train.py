@@ -26,7 +26,7 @@ def main() -> None:
     params = load_params(["base", "model", "train"])
     seed, train = params["base"]["seed"], params["train"]
     make_deterministic(seed)
-    process, processes = start_distribution(train["distribution"], dict(os.environ))
+    process, processes, devices = start_distribution(train["distribution"], dict(os.environ), train["batch_size"])
     policy = set_precision(train["precision"])
     images, labels = load_split(paths.TRAIN_DATA)
     (x_train, y_train), (x_validation, y_validation) = validation_split(
@@ -35,6 +35,8 @@ def main() -> None:
     print(f"training on {len(y_train)} images, validating on {len(y_validation)}, in {policy}")
     if processes > 1:
         print(f"process {process} of {processes}: each feeds 1/{processes} of every batch of {train['batch_size']}")
+    if devices > 1:
+        print(f"data_parallel over {devices} devices")
     model = build_model(params["model"]["name"])
     summary = model_summary(model)
     print(summary)
@@ -56,6 +58,7 @@ def main() -> None:
         # Processes start together from epoch 1: a checkpoint only some of them could see would split them.
         checkpoint_dir=CHECKPOINT_DIR if processes == 1 else None,
         part=(process, processes),
+        devices=devices,
     )
     seconds = time.perf_counter() - started
     if processes > 1:
@@ -70,7 +73,13 @@ def main() -> None:
     write_text(paths.MODEL_SUMMARY, summary)
     write_json(
         paths.TRAIN_ENVIRONMENT,
-        {"precision": policy, "distribution": train["distribution"], "processes": processes, **library_versions()},
+        {
+            "precision": policy,
+            "distribution": train["distribution"],
+            "processes": processes,
+            "devices": devices,
+            **library_versions(),
+        },
     )
     write_csv(paths.TRAIN_HISTORY, history)
     write_json(paths.TRAIN_METRICS, metrics)

@@ -55,28 +55,37 @@ def test_incomplete_or_wrong_process_variables_are_refused_by_name(changes: dict
 
 def test_data_parallel_on_tensorflow_is_refused_naming_the_key_and_the_backend():
     assert keras.config.backend() == "tensorflow"
-    assert start_distribution("none", PROCESS_VARIABLES) == (0, 1)
+    assert start_distribution("none", PROCESS_VARIABLES, batch_size=128) == (0, 1, 1)
     with pytest.raises(ParamsError, match=r"train.distribution: data_parallel runs on the JAX backend.*tensorflow"):
-        start_distribution("data_parallel", {})
+        start_distribution("data_parallel", {}, batch_size=128)
 
 
 @pytest.mark.parametrize("augment", [False, True])
-@pytest.mark.parametrize(("samples", "processes"), [(100, 2), (101, 2), (100, 3), (33, 4)])
-def test_the_processes_parts_make_up_the_single_process_batches(samples: int, processes: int, augment: bool):
+@pytest.mark.parametrize(
+    ("samples", "processes", "devices"), [(100, 2, 2), (101, 2, 2), (100, 3, 3), (33, 4, 4), (100, 2, 8), (44, 1, 8)]
+)
+def test_the_processes_parts_make_up_the_single_process_batches(
+    samples: int, processes: int, devices: int, augment: bool
+):
     labels = balanced_labels(samples // 10 + 1, seed=0)[:samples]
     images = make_images(labels, seed=1)
     settings = {"batch_size": 16, "seed": 3, "epoch": 2, "augment": augment}
     whole = list(epoch_batches(images, labels, **settings))
-    parts = [list(epoch_batches(images, labels, part=(index, processes), **settings)) for index in range(processes)]
-    assert all(len(batches) == steps_per_epoch(samples, batch_size=16, processes=processes) for batches in parts)
+    parts = [
+        list(epoch_batches(images, labels, part=(index, processes), devices=devices, **settings))
+        for index in range(processes)
+    ]
+    assert all(len(batches) == steps_per_epoch(samples, batch_size=16, devices=devices) for batches in parts)
     for step, batches in enumerate(zip(*parts, strict=True)):
         joined_images = np.concatenate([batch[0] for batch in batches])
         joined_labels = np.concatenate([batch[1] for batch in batches])
-        # Every part has the same size; only the images that would not split evenly are left out.
+        # Every part has the same size, a whole number of images for each of its devices; only the
+        # images that would not split evenly are left out.
         assert len({len(batch[1]) for batch in batches}) == 1
+        assert len(batches[0][1]) % (devices // processes) == 0
         assert np.array_equal(joined_images, whole[step][0][: len(joined_images)])
         assert np.array_equal(joined_labels, whole[step][1][: len(joined_labels)])
-        assert len(whole[step][1]) - len(joined_labels) < processes
+        assert len(whole[step][1]) - len(joined_labels) < devices
 
 
 def test_a_checkpoint_made_on_another_backend_is_not_resumed():
@@ -147,3 +156,27 @@ def test_two_processes_train_one_model_and_only_the_first_writes(tmp_path: Path)
     # The saved model holds the weights both processes agreed on.
     saved = keras.saving.load_model(first / "models/model.keras", compile=False)
     assert training.weights_digest(saved) == digests[0]
+
+
+@pytest.mark.slow
+def test_one_process_spreads_each_batch_over_its_devices(tmp_path: Path):
+    project = make_project(tmp_path / "project", tmp_path / "mirror", write_dataset(tmp_path / "mirror"))
+    run(["dvc", "repro", "preprocess"], project)
+    # XLA's flag gives the CPU two devices, as a machine with two GPUs has.
+    devices = {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    set_params(project, {"train": {"epochs": 1, "batch_size": 33, "distribution": "data_parallel"}})
+    refused = subprocess.run(
+        ["python", "-m", "stages.train"],
+        cwd=project,
+        env={**environment(), "KERAS_BACKEND": "jax", **devices},
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1
+    assert "error: train.batch_size must be a multiple of the 2 devices that data_parallel splits" in refused.stderr
+    assert not (project / "models/model.keras").exists()
+
+    set_params(project, {"train": {"batch_size": 30}})  # 160 images: the last batch of 10 splits evenly too.
+    run_on("jax", ["python", "-m", "stages.train"], project, **devices)
+    environment_file = json.loads((project / "reports/train/environment.json").read_text())
+    assert environment_file["devices"] == 2 and environment_file["processes"] == 1
