@@ -160,13 +160,17 @@ def epoch_throughput(images: np.ndarray, labels: np.ndarray, epochs: int) -> lis
         for variant in variants:
             variant.epoch(epoch)
             print(f"  epoch {epoch + 1}: {variant.name}: {variant.seconds[-1]:.1f} s", flush=True)
-    # The first epoch includes tracing and warm-up; the median of the rest is the steady speed.
-    blog = statistics.median(variants[0].seconds[1:])
+    # The first epoch includes tracing and warm-up; the median of the rest is the typical speed. Other
+    # work on a shared machine only ever slows an epoch down, so the fastest is the speed without it.
+    blog, blog_fastest = statistics.median(variants[0].seconds[1:]), min(variants[0].seconds[1:])
     return [
         {
             "variant": variant.name,
             "seconds_per_epoch": round(statistics.median(variant.seconds[1:]), 2),
             "speedup_over_blog_loop": round(blog / statistics.median(variant.seconds[1:]), 2),
+            "fastest_epoch_seconds": round(min(variant.seconds[1:]), 2),
+            "fastest_speedup_over_blog_loop": round(blog_fastest / min(variant.seconds[1:]), 2),
+            "epoch_seconds": [round(seconds, 2) for seconds in variant.seconds],
             "epochs_timed": len(variant.seconds) - 1,
             "seconds_to_0.92_val_accuracy": variant.time_to(0.92),
             "best_val_accuracy": round(max(variant.val_accuracy), 4),
@@ -339,14 +343,15 @@ def markdown(report: dict) -> str:
         f"on {report['machine']['backend']}, TensorFlow {report['machine']['tensorflow-cpu']}"
         f"{', quick mode on tiny data' if report['quick'] else ''}.",
         "",
-        "| training loop, blog model | s per epoch (median) | speed-up over the blog's loop | s to 0.92 val. accuracy "
-        "| best val. accuracy |",
-        "|---|---|---|---|---|",
+        "| training loop, blog model | s per epoch (median) | speed-up over the blog's loop (median) "
+        "| fastest epoch, s | speed-up (fastest epochs) | s to 0.92 val. accuracy | best val. accuracy |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in report["epoch_throughput"]:
         reached = row["seconds_to_0.92_val_accuracy"]
         lines.append(
             f"| {row['variant']} | {row['seconds_per_epoch']} | {row['speedup_over_blog_loop']}× "
+            f"| {row['fastest_epoch_seconds']} | {row['fastest_speedup_over_blog_loop']}× "
             f"| {reached if reached is not None else 'not reached'} | {row['best_val_accuracy']} |"
         )
     strong = report["strong_model"]

@@ -142,8 +142,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
     validation epoch's weights, and stop early once `patience` epochs brought no better val_accuracy.
 
     The weights go to new files first; `state.json`, written last and atomically, names them and the
-    epoch. A run killed at any moment leaves the previous complete state. Without a directory (the
-    processes of a data-parallel run other than the first) it only keeps the history and stops early.
+    epoch. A run killed at any moment leaves the previous complete state. Without a directory (a run
+    over several processes, which never resumes) it keeps the best epoch's weights in memory instead.
     """
 
     def __init__(self, directory: Path | None, identity: dict, history: list[dict], patience: int | None):
@@ -156,10 +156,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.history.append(
             {"epoch": epoch + 1, **{name: float(value) for name, value in sorted((logs or {}).items())}}
         )
-        if best_epoch_index(self.history) == len(self.history) - 1:
-            self.best_weights = self.model.get_weights()
         if self.directory is not None:
             self.save(epoch)
+        elif best_epoch_index(self.history) == len(self.history) - 1:
+            self.best_weights = self.model.get_weights()
         if patience_ran_out(self.history, self.patience):
             print(f"Stopping early: no better val_accuracy for {self.patience} epochs.")
             self.model.stop_training = True
@@ -325,7 +325,8 @@ def train_model(
     history row per epoch run.
 
     In a data-parallel run over `devices` devices and several processes, each feeds `part` (its index,
-    the count) of every batch; only the first keeps checkpoints, and the others pass no `checkpoint_dir`.
+    the count) of every batch, and none passes a `checkpoint_dir`: a checkpoint that only some of them
+    could read would split them.
     """
     steps = steps_per_epoch(len(labels), batch_size=batch_size, devices=devices)
     model.compile(
@@ -384,9 +385,9 @@ def train_model(
             verbose=1 if sys.stdout.isatty() else 2,
         )
     if best_epoch_index(history) is not None:
-        if part[1] > 1:
-            # The processes start afresh together, so the best epoch was in this run. Each sets the
-            # weights itself: a variable spread over several processes changes only when all change it.
+        if checkpoint_dir is None:
+            # Every process sets the weights kept in memory itself: a variable spread over several
+            # processes changes only when all of them change it.
             model.set_weights(checkpoint.best_weights)
         else:
             model.load_weights(Path(checkpoint_dir) / BEST_WEIGHTS_FILE)

@@ -34,6 +34,10 @@ def test_the_quick_benchmark_measures_everything_and_prints_the_tables(tmp_path:
         assert row["seconds_per_epoch"] > 0 and 0 <= row["best_val_accuracy"] <= 1
         # Both figures are rounded to hundredths of tiny times, hence the tolerance.
         assert row["speedup_over_blog_loop"] == pytest.approx(blog["seconds_per_epoch"] / row["seconds_per_epoch"], 0.1)
+        assert row["fastest_epoch_seconds"] == pytest.approx(min(row["epoch_seconds"][1:]), abs=0.01)
+        assert row["fastest_speedup_over_blog_loop"] == pytest.approx(
+            blog["fastest_epoch_seconds"] / row["fastest_epoch_seconds"], 0.1
+        )
     assert report["strong_model"]["epochs_run"] >= 1 and report["strong_model"]["seconds_per_epoch"] > 0
 
     pipeline = report["pipeline"]

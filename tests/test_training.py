@@ -225,12 +225,14 @@ def test_early_stopping_stops_after_the_patience_and_keeps_the_best_epochs_weigh
     assert loss != pytest.approx(history["val_loss"].iloc[-1], rel=1e-5), "not the last epoch's weights"
 
 
-def test_without_early_stopping_the_model_still_holds_the_best_epochs_weights(data, tmp_path: Path):
-    model, history = fit(data, tmp_path / "checkpoint", epochs=6, learning_rate=0.01)
+@pytest.mark.parametrize("checkpoints", [True, False], ids=["on disk", "in memory, as over several processes"])
+def test_without_early_stopping_the_model_still_holds_the_best_epochs_weights(data, tmp_path: Path, checkpoints):
+    model, history = fit(data, tmp_path / "checkpoint" if checkpoints else None, epochs=6, learning_rate=0.01)
     best = int(history["val_accuracy"].idxmax())
-    assert len(history) == 6
+    assert len(history) == 6 and best < 5, "the best epoch is not the last, so keeping it is tested"
     loss, _ = model.evaluate(*data[1], batch_size=16, verbose=0)
     assert loss == pytest.approx(history["val_loss"][best], rel=1e-5)
+    assert (tmp_path / "checkpoint").exists() == checkpoints
 
 
 def test_a_run_killed_after_its_early_stop_resumes_to_the_same_result(data, tmp_path, monkeypatch):
