@@ -12,7 +12,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -264,27 +263,10 @@ def pipeline_costs(project: Path) -> dict:
 
 def scratch_project(root: Path, quick: bool) -> Path:
     """A copy of the project in a new git repository; quick mode points it at tiny synthetic data."""
-    project = root / "project"
-    project.mkdir()
-    for name in [
-        "dvc.yaml",
-        "params.yaml",
-        "requirements-training.txt",
-        "requirements-jax.txt",
-        "requirements.txt",
-        "stages",
-        "fashion_mnist",
-        ".dvc/config",
-    ]:
-        source = REPOSITORY / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, project / name)
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=project, check=True)
-    subprocess.run(["git", "config", "user.email", "benchmark@example.com"], cwd=project, check=True)
-    subprocess.run(["git", "config", "user.name", "benchmark"], cwd=project, check=True)
+    # The files a fresh clone holds, as the tests copy them.
+    from tests.conftest import copy_project
+
+    project = copy_project(root / "project")
     if quick:
         from ruamel.yaml import YAML
 
