@@ -9,11 +9,6 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix, precision_
 from fashion_mnist.dataset import CLASS_NAMES
 
 
-def predict_classes(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Return the most probable class of each image."""
-    return np.argmax(model.predict(images, batch_size=batch_size, verbose=0), axis=1)
-
-
 def test_metrics(
     model: keras.Model, *, images: np.ndarray, labels: np.ndarray, batch_size: int
 ) -> tuple[dict, np.ndarray]:

@@ -58,6 +58,8 @@ def test_data_parallel_on_tensorflow_is_refused_naming_the_key_and_the_backend()
     assert start_distribution("none", PROCESS_VARIABLES, batch_size=128) == (0, 1, 1)
     with pytest.raises(ParamsError, match=r"train.distribution: data_parallel runs on the JAX backend.*tensorflow"):
         start_distribution("data_parallel", {}, batch_size=128)
+    with pytest.raises(ParamsError, match=r"train.distribution: expected one of none, data_parallel, got 'model'"):
+        start_distribution("model", {}, batch_size=128)
 
 
 @pytest.mark.parametrize("augment", [False, True])
