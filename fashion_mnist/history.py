@@ -1,21 +1,38 @@
-"""The train stage's summary of its history, which final-evaluate reads back for `final.epochs: auto`."""
+"""Which epoch validation chooses, defined once: the train stage keeps it, final-train retrains for it,
+plot marks it, and early stopping counts from it."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fashion_mnist.errors import DataError
 
 
+def best_epoch_index(history: list[dict]) -> int | None:
+    """The position in `history` of the first epoch with the highest val_accuracy; None without validation."""
+    scores = [row["val_accuracy"] for row in history if "val_accuracy" in row]
+    return int(np.argmax(scores)) if scores and len(scores) == len(history) else None
+
+
+def patience_ran_out(history: list[dict], patience: int | None) -> bool:
+    """Whether `patience` epochs have passed since the best val_accuracy: early stopping's rule."""
+    best = best_epoch_index(history)
+    return patience is not None and best is not None and len(history) - 1 - best >= patience
+
+
 def summarize_history(history: pd.DataFrame) -> dict:
-    """The epochs run, and the best validation epoch (the earliest on a tie) with its scores: the model train keeps."""
-    best = history.loc[history["val_accuracy"].idxmax()]
+    """The best validation epoch's scores, which epoch it was, and the epochs run: the model train keeps.
+
+    Validation accuracy comes first, as it leads the columns of `dvc exp show`.
+    """
+    best = history.iloc[best_epoch_index(history.to_dict("records"))]
     return {
-        "epochs": int(history["epoch"].iloc[-1]),
-        "best_epoch": int(best["epoch"]),
         "val_accuracy": float(best["val_accuracy"]),
         "val_loss": float(best["val_loss"]),
+        "best_epoch": int(best["epoch"]),
+        "epochs": int(history["epoch"].iloc[-1]),
     }
 
 

@@ -1,4 +1,4 @@
-"""The plot stage's figure: learning curves drawn from the train stage's history file."""
+"""The plot stage's figure: learning curves drawn from the train stage's history file, its best epoch marked."""
 
 from pathlib import Path
 
@@ -24,11 +24,6 @@ def load_history(path: Path) -> pd.DataFrame:
             f"{path}: expected columns {', '.join(HISTORY_COLUMNS)} and at least one row, missing {missing or 'rows'}"
         )
     return history
-
-
-def best_epoch(history: pd.DataFrame) -> int:
-    """The (1-based) epoch with the highest validation accuracy; the earliest one on a tie."""
-    return int(history.loc[history["val_accuracy"].idxmax(), "epoch"])
 
 
 def learning_curves(history: pd.DataFrame, best_epoch: int) -> Figure:

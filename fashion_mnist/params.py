@@ -16,6 +16,7 @@ from fashion_mnist.paths import PARAMS_FILE, SOURCE_FILES
 MODEL_NAMES = ("blog_cnn", "vgg_bn")
 SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+BACKENDS = ("tensorflow", "jax")
 DISTRIBUTIONS = ("none", "data_parallel")
 
 
@@ -126,6 +127,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "weight_decay": non_negative_number(),
         "augment": boolean(),
         "precision": one_of(*PRECISIONS),
+        "backend": one_of(*BACKENDS),
         "validation_split": open_interval(0, 1),
         "early_stopping_patience": optional(integer(1)),
         "distribution": one_of(*DISTRIBUTIONS),
@@ -136,7 +138,11 @@ SCHEMA: dict[str, dict[str, Rule]] = {
 
 
 def load_params(sections: Iterable[str], path: Path = PARAMS_FILE) -> dict[str, dict[str, Any]]:
-    """Return the named sections of the params file, each key checked against SCHEMA."""
+    """Return the named sections of the params file, each key checked against SCHEMA.
+
+    Values come back exactly as written, never filled in or converted: this module decides whether a stage
+    runs, never what it computes, which is why dvc.yaml leaves it out of the stages' deps.
+    """
     path = Path(path)
     try:
         text = path.read_text()

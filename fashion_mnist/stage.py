@@ -1,11 +1,13 @@
-"""What every stage script shares: running `main` and turning bad input into a one-line error."""
+"""What every stage script shares: running `main`, turning bad input into a one-line error, and the checks
+that decide whether a stage may run at all. Nothing here changes what a stage computes."""
 
 import os
 import resource
 import sys
 from collections.abc import Callable
 
-from fashion_mnist.errors import PipelineError
+from fashion_mnist.errors import ParamsError, PipelineError
+from fashion_mnist.params import BACKENDS
 
 
 def refuse_inside_experiment(stage: str) -> None:
@@ -15,8 +17,29 @@ def refuse_inside_experiment(stage: str) -> None:
     if experiment:
         raise PipelineError(
             f"{stage} reads the test set, so it does not run in experiments (this one is {experiment!r}). "
-            "Tune with `dvc exp run plot -S ...`; then `dvc exp apply` the winner and run `dvc repro final-evaluate`."
+            "Tune with `dvc exp run -S ...`; then `dvc exp apply` the winner and run `dvc repro final/dvc.yaml`."
         )
+
+
+def check_backend(backend: str) -> str:
+    """Stop unless Keras runs on `backend` (train.backend); return it.
+
+    dvc.yaml sets KERAS_BACKEND from train.backend in each stage's command, so that the backend is a param
+    DVC tracks; a stage run by hand with another KERAS_BACKEND would make numbers that params do not describe.
+    """
+    if backend not in BACKENDS:
+        raise ParamsError(f"train.backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    # Imported here: the stages that never run Keras (download, preprocess) should not load it.
+    import keras
+
+    running = keras.config.backend()
+    if running != backend:
+        raise ParamsError(
+            f"train.backend is {backend!r} but Keras runs on {running!r} (KERAS_BACKEND="
+            f"{os.environ.get('KERAS_BACKEND', 'unset')}): run the stage with `dvc repro`, whose command sets "
+            f"KERAS_BACKEND from train.backend, or set KERAS_BACKEND={backend} yourself"
+        )
+    return backend
 
 
 def peak_memory_mb() -> float:

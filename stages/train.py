@@ -9,14 +9,16 @@ import time
 
 from fashion_mnist import paths
 from fashion_mnist.backend import local_copy, make_deterministic, set_precision, start_distribution
+from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split, validation_split
 from fashion_mnist.files import write_csv, write_json, write_text
 from fashion_mnist.history import summarize_history
+from fashion_mnist.identity import library_versions, weights_digest
 from fashion_mnist.model import build_model, model_summary
 from fashion_mnist.params import load_params
 from fashion_mnist.saving import save_model
-from fashion_mnist.stage import peak_memory_mb, run_stage
-from fashion_mnist.training import clear_checkpoint, library_versions, train_model, weights_digest
+from fashion_mnist.stage import check_backend, peak_memory_mb, run_stage
+from fashion_mnist.training import train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
 
@@ -25,6 +27,7 @@ def main() -> None:
     """Train the model on the training split; keep the best validation epoch's weights, history and metrics."""
     params = load_params(["base", "model", "train"])
     seed, train = params["base"]["seed"], params["train"]
+    check_backend(train["backend"])
     make_deterministic(seed)
     process, processes, devices = start_distribution(train["distribution"], dict(os.environ), train["batch_size"])
     policy = set_precision(train["precision"])
@@ -32,7 +35,7 @@ def main() -> None:
     (x_train, y_train), (x_validation, y_validation) = validation_split(
         images, labels, fraction=train["validation_split"], seed=seed
     )
-    print(f"training on {len(y_train)} images, validating on {len(y_validation)}, in {policy}")
+    print(f"training on {len(y_train)} images, validating on {len(y_validation)}, in {policy} on {train['backend']}")
     if processes > 1:
         print(f"process {process} of {processes}: each feeds 1/{processes} of every batch of {train['batch_size']}")
     if devices > 1:

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import yaml
 
-from fashion_mnist import training
+from fashion_mnist import identity
 from fashion_mnist.backend import process_settings, start_distribution
+from fashion_mnist.batches import epoch_batches, steps_per_epoch
 from fashion_mnist.errors import ParamsError, PipelineError
-from fashion_mnist.training import epoch_batches, identity_changes, steps_per_epoch
+from fashion_mnist.identity import identity_changes
 from tests.conftest import environment, make_project, run, set_params, stages_run
 from tests.synthetic import balanced_labels, make_images, write_dataset
 
@@ -91,7 +92,7 @@ def test_the_processes_parts_make_up_the_single_process_batches(
 
 
 def test_a_checkpoint_made_on_another_backend_is_not_resumed():
-    versions = training.library_versions()
+    versions = identity.library_versions()
     other = "jax" if versions["backend"] == "tensorflow" else "tensorflow"
     old = {"settings": "x", "sources": {}, "versions": versions | {"backend": other}}
     new = {"settings": "x", "sources": {}, "versions": versions}
@@ -157,7 +158,7 @@ def test_two_processes_train_one_model_and_only_the_first_writes(tmp_path: Path)
     assert not (second / "models/model.keras").exists() and not (second / "reports/train/metrics.json").exists()
     # The saved model holds the weights both processes agreed on.
     saved = keras.saving.load_model(first / "models/model.keras", compile=False)
-    assert training.weights_digest(saved) == digests[0]
+    assert identity.weights_digest(saved) == digests[0]
 
 
 @pytest.mark.slow

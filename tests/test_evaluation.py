@@ -1,5 +1,6 @@
 """Scores and figures of a trained classifier, checked against hand-counted examples."""
 
+import keras
 import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
@@ -8,6 +9,7 @@ from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.evaluation import (
     confusion_matrix_figure,
     confusion_rows,
+    evaluate_model,
     misclassified_figure,
     most_confused_metrics,
     most_confused_pairs,
@@ -176,3 +178,17 @@ def test_the_misclassified_grid_keeps_the_first_ones_when_more_are_wrong_than_fi
     shown = [int(axes.get_images()[0].get_array()[0, 0]) for axes in figure.axes if axes.get_images()]
     assert shown == [0, 2, 3, 5]
     assert figure.get_suptitle() == "The first 4 of 8 misclassified test images, in test-set order"
+
+
+def test_test_metrics_agree_with_keras_evaluate_on_a_model_without_optimizer():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(10, activation="softmax")])
+    images = np.random.default_rng(1).normal(size=(64, 6)).astype("float32")
+    labels = np.random.default_rng(2).integers(0, 10, size=64)
+    metrics, probabilities = evaluate_model(model, images=images, labels=labels)
+    # The reference: Keras's own loss and accuracy, on a compiled copy of the same model.
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(images, labels, verbose=0)
+    assert metrics["test_accuracy"] == pytest.approx(accuracy)
+    assert metrics["test_loss"] == pytest.approx(loss, rel=1e-5)
+    assert probabilities.shape == (64, 10)

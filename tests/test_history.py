@@ -1,4 +1,5 @@
-"""The per-epoch history: its summary in train's metrics, read back by final-evaluate, and its file for plot."""
+"""The per-epoch history: the one rule that picks the best epoch, its summary in train's metrics, read back by
+final-train and plot, and its file."""
 
 import json
 from pathlib import Path
@@ -7,8 +8,9 @@ import pandas as pd
 import pytest
 
 from fashion_mnist.errors import DataError
-from fashion_mnist.history import read_best_epoch, summarize_history
-from fashion_mnist.learning_curves import best_epoch, load_history
+from fashion_mnist.history import best_epoch_index, patience_ran_out, read_best_epoch, summarize_history
+from fashion_mnist.learning_curves import load_history
+from tests.conftest import REPOSITORY
 
 HISTORY = pd.DataFrame(
     {
@@ -22,11 +24,30 @@ HISTORY = pd.DataFrame(
 
 
 def test_the_best_epoch_is_the_first_with_the_highest_validation_accuracy():
-    assert best_epoch(HISTORY) == 2
+    assert best_epoch_index(HISTORY.to_dict("records")) == 1
 
 
-def test_the_summary_reports_the_epochs_run_and_the_best_epoch_with_its_scores():
-    assert summarize_history(HISTORY) == {"epochs": 4, "best_epoch": 2, "val_accuracy": 0.92, "val_loss": 0.25}
+def test_without_validation_there_is_no_best_epoch():
+    assert best_epoch_index(HISTORY[["epoch", "accuracy", "loss"]].to_dict("records")) is None
+
+
+def test_patience_counts_the_epochs_since_the_best_one():
+    rows = HISTORY.to_dict("records")
+    assert patience_ran_out(rows, 2) and not patience_ran_out(rows, 3) and not patience_ran_out(rows, None)
+
+
+def test_the_summary_reports_the_best_epoch_with_its_scores_validation_accuracy_first():
+    summary = summarize_history(HISTORY)
+    assert summary == {"val_accuracy": 0.92, "val_loss": 0.25, "best_epoch": 2, "epochs": 4}
+    assert list(summary)[0] == "val_accuracy", "it leads the columns of dvc exp show"
+
+
+def test_the_best_epoch_rule_is_defined_once():
+    # The other modules import it rather than computing the best epoch themselves.
+    sources = {path.name: path.read_text() for path in (REPOSITORY / "fashion_mnist").glob("*.py")}
+    computing = sorted(name for name, source in sources.items() if "argmax" in source and "val_accuracy" in source)
+    assert computing == ["history.py"]
+    assert not any("idxmax" in source for source in sources.values())
 
 
 def test_the_best_epoch_is_read_back_from_the_metrics_file(tmp_path: Path):

@@ -1,5 +1,6 @@
 """The architectures, and saving and loading models safely and reproducibly."""
 
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -123,3 +124,20 @@ def test_a_file_that_is_not_a_model_is_named(tmp_path: Path):
 def test_a_missing_model_file_is_named(tmp_path: Path):
     with pytest.raises(DataError, match=r"model\.keras: model file not found"):
         load_model(tmp_path / "model.keras")
+
+
+def test_a_saved_model_carries_no_optimizer_state_and_predicts_the_same(tmp_path: Path):
+    model = build_blog_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 28, 28, 1)).astype("uint8")
+    model.fit(images, np.arange(8), epochs=1, verbose=0)
+    assert model.optimizer.variables, "Adam's moments exist once it has stepped"
+    save_model(model, tmp_path / "model.keras")
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        config = json.loads(archive.read("config.json"))
+    assert not config.get("compile_config"), "no optimizer or loss to restore"
+    loaded = load_model(tmp_path / "model.keras")
+    assert not loaded.compiled and getattr(loaded, "optimizer", None) is None
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
+    # Adam's two moments per weight would make the file about three times the weights' size.
+    assert (tmp_path / "model.keras").stat().st_size < 1.2 * 4 * model.count_params()

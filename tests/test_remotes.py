@@ -92,7 +92,7 @@ def local_remote() -> Remote:
 @pytest.fixture
 def ssh_remote(tmp_path: Path) -> Iterator[Remote]:
     """A real OpenSSH server on a free loopback port that lets in one throwaway key."""
-    assert SSHD.exists(), f"the OpenSSH server ({SSHD}) is missing: `make test` installs it, or apt-get install openssh-server"
+    assert SSHD.exists(), f"the OpenSSH server ({SSHD}) is missing: `make test` installs it (openssh-server)"
     folder = tmp_path / "sshd"
     folder.mkdir()
     for key in ["host_key", "client_key"]:

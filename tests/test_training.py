@@ -8,16 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_mnist import backend, training
+from fashion_mnist import backend, checkpoint, identity
 from fashion_mnist.backend import make_deterministic, resolve_precision, set_precision
+from fashion_mnist.batches import epoch_batches
+from fashion_mnist.checkpoint import STATE_FILE
 from fashion_mnist.model import build_model
 from fashion_mnist.params import PRECISIONS, SCHEDULES
-from fashion_mnist.training import (
-    STATE_FILE,
-    epoch_batches,
-    learning_rate_schedule,
-    train_model,
-)
+from fashion_mnist.schedule import learning_rate_schedule
+from fashion_mnist.training import train_model
 from tests.synthetic import balanced_labels, make_images
 
 EPOCHS = 4
@@ -58,7 +56,7 @@ class SimulatedInterruptError(Exception):
 
 def fit_until_interrupted(data, checkpoint_dir: Path, monkeypatch, after_epoch: int, **overrides) -> None:
     """Train, stopping the process's work right after epoch `after_epoch` was checkpointed."""
-    save = training.EpochCheckpoint.on_epoch_end
+    save = checkpoint.EpochCheckpoint.on_epoch_end
 
     def save_then_stop(self, epoch, logs=None):
         save(self, epoch, logs)
@@ -66,7 +64,7 @@ def fit_until_interrupted(data, checkpoint_dir: Path, monkeypatch, after_epoch: 
             raise SimulatedInterruptError
 
     with monkeypatch.context() as patch:
-        patch.setattr(training.EpochCheckpoint, "on_epoch_end", save_then_stop)
+        patch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", save_then_stop)
         with pytest.raises(SimulatedInterruptError):
             fit(data, checkpoint_dir, **overrides)
 
@@ -191,25 +189,25 @@ def test_a_checkpoint_without_the_best_epochs_weights_is_discarded_with_a_messag
 
 
 def test_a_checkpoint_made_by_other_code_is_not_resumed_and_names_the_file(data, tmp_path, monkeypatch, capsys):
-    sources = training.source_files()
+    sources = identity.source_files()
     fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
     edited = dict(sources, **{"fashion_mnist/training.py": "0" * 64})
-    monkeypatch.setattr(training, "source_files", lambda: edited)
+    monkeypatch.setattr(identity, "source_files", lambda: edited)
     _, history = fit(data, tmp_path / "checkpoint")
     assert "it was made with other code (fashion_mnist/training.py)" in capsys.readouterr().out
     assert history["epoch"].tolist() == [1, 2, 3, 4]
 
 
 def test_a_checkpoint_made_with_other_library_versions_is_not_resumed(data, tmp_path, monkeypatch, capsys):
-    versions = training.library_versions()
+    versions = identity.library_versions()
     fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2)
-    monkeypatch.setattr(training, "library_versions", lambda: versions | {"keras": "9.9.9"})
+    monkeypatch.setattr(identity, "library_versions", lambda: versions | {"keras": "9.9.9"})
     fit(data, tmp_path / "checkpoint")
     assert f"it was made with keras {versions['keras']} instead of 9.9.9" in capsys.readouterr().out
 
 
 def test_the_source_files_are_the_project_modules_imported(data):
-    sources = training.source_files()
+    sources = identity.source_files()
     assert {"fashion_mnist/training.py", "fashion_mnist/model.py", "fashion_mnist/augmentation.py"} <= set(sources)
     assert all(name.startswith(("fashion_mnist/", "stages/")) for name in sources)
 

@@ -1,0 +1,116 @@
+"""Resume state after every epoch: weights, optimizer state, history and the best validation epoch's weights."""
+
+import json
+import shutil
+from pathlib import Path
+
+import keras
+
+from fashion_mnist.files import atomic_path, write_json
+from fashion_mnist.history import best_epoch_index, patience_ran_out
+from fashion_mnist.identity import identity_changes
+
+STATE_FILE = "state.json"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After each epoch, save weights, optimizer state and history to resume from, keep the best
+    validation epoch's weights, and stop early once `patience` epochs brought no better val_accuracy.
+
+    The weights go to new files first; `state.json`, written last and atomically, names them and the
+    epoch. A run killed at any moment leaves the previous complete state. Without a directory (a run
+    over several processes, which never resumes) it keeps the best epoch's weights in memory instead.
+    """
+
+    def __init__(self, directory: Path | None, identity: dict, history: list[dict], patience: int | None):
+        super().__init__()
+        self.directory = Path(directory) if directory else None
+        self.identity, self.history, self.patience = identity, history, patience
+        self.best_weights = None  # The best epoch's weights, when it happened in this process's run.
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.history.append(
+            {"epoch": epoch + 1, **{name: float(value) for name, value in sorted((logs or {}).items())}}
+        )
+        if self.directory is not None:
+            self.save(epoch)
+        elif best_epoch_index(self.history) == len(self.history) - 1:
+            self.best_weights = self.model.get_weights()
+        if patience_ran_out(self.history, self.patience):
+            print(f"Stopping early: no better val_accuracy for {self.patience} epochs.")
+            self.model.stop_training = True
+
+    def save(self, epoch: int) -> None:
+        weights = self.directory / f"epoch-{epoch + 1:04d}.weights.h5"
+        with atomic_path(weights) as temporary:
+            self.model.save_weights(temporary)
+        if best_epoch_index(self.history) == len(self.history) - 1:
+            with atomic_path(self.directory / BEST_WEIGHTS_FILE) as temporary:
+                shutil.copyfile(weights, temporary)
+        write_json(
+            self.directory / STATE_FILE,
+            {"identity": self.identity, "epoch": epoch + 1, "weights": weights.name, "history": self.history},
+        )
+        for old in self.directory.glob("epoch-*.weights.h5"):
+            if old != weights:
+                old.unlink()
+
+
+def _valid_state(state: object) -> str | None:
+    """What is wrong with a checkpoint's state, or None when it names an epoch, its weights and history."""
+    if not isinstance(state, dict):
+        return "state.json does not hold a mapping"
+    epoch, weights, history = state.get("epoch"), state.get("weights"), state.get("history")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        return f"state.json has no valid 'epoch' (got {epoch!r})"
+    if not isinstance(weights, str) or not weights:
+        return f"state.json has no valid 'weights' (got {weights!r})"
+    if not isinstance(history, list) or len(history) != epoch or not all(isinstance(row, dict) for row in history):
+        return f"state.json's 'history' does not hold one row for each of its {epoch} epochs"
+    if not isinstance(state.get("identity"), dict):
+        return "state.json has no 'identity'"
+    return None
+
+
+def restore(model: keras.Model, directory: Path, identity: dict) -> tuple[int, list[dict]]:
+    """Load the checkpoint in `directory` into `model`; return the epochs done and their history.
+
+    A checkpoint made under another identity, or one that cannot be read, is discarded: the run
+    starts fresh rather than mixing two programs or configurations.
+    """
+    directory = Path(directory)
+    state_path = directory / STATE_FILE
+    if not state_path.exists():
+        return 0, []
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError) as error:
+        return _discard(directory, f"it is unreadable ({error})")
+    problem = _valid_state(state)
+    if problem:
+        return _discard(directory, f"it is unreadable ({problem})")
+    changes = identity_changes(state["identity"], identity)
+    if changes:
+        return _discard(directory, "it was made with " + "; ".join(changes))
+    if best_epoch_index(state["history"]) is not None and not (directory / BEST_WEIGHTS_FILE).is_file():
+        return _discard(directory, f"it is unreadable ({BEST_WEIGHTS_FILE}, the best epoch's weights, is missing)")
+    try:
+        # The optimizer's variables exist only once it is built; they must exist to be loaded.
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(directory / state["weights"])
+    except (OSError, ValueError, KeyError) as error:
+        return _discard(directory, f"it is unreadable ({error})")
+    print(f"Resuming from the checkpoint in {directory}: {state['epoch']} epochs already done.")
+    return state["epoch"], state["history"]
+
+
+def _discard(directory: Path, reason: str) -> tuple[int, list[dict]]:
+    print(f"Ignoring the checkpoint in {directory}: {reason}. Starting from epoch 1.")
+    clear_checkpoint(directory)
+    return 0, []
+
+
+def clear_checkpoint(directory: Path) -> None:
+    """Delete the resume state in `directory`, once its run's outputs are safely written."""
+    shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,67 @@
+"""Stage final-train: retrain on 100% of the training set for the epochs validation chose.
+
+It runs after every decision has been made, so it refuses to run inside a DVC experiment.
+"""
+
+import time
+
+from fashion_mnist import paths
+from fashion_mnist.backend import make_deterministic, set_precision
+from fashion_mnist.checkpoint import clear_checkpoint
+from fashion_mnist.dataset import load_split
+from fashion_mnist.files import write_csv, write_json
+from fashion_mnist.history import read_best_epoch
+from fashion_mnist.identity import library_versions
+from fashion_mnist.model import build_model
+from fashion_mnist.params import load_params
+from fashion_mnist.saving import save_model
+from fashion_mnist.stage import check_backend, peak_memory_mb, refuse_inside_experiment, run_stage
+from fashion_mnist.training import train_model
+
+CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "final-train"
+
+
+def main() -> None:
+    """Retrain with the train stage's hyperparameters on every training image; save the model to ship."""
+    refuse_inside_experiment("final-train")
+    params = load_params(["base", "model", "train", "final"])
+    seed, train = params["base"]["seed"], params["train"]
+    check_backend(train["backend"])
+    epochs = params["final"]["epochs"]
+    if epochs == "auto":
+        epochs = read_best_epoch(paths.TRAIN_METRICS)
+        print(f"final.epochs is auto: {epochs} epochs, the best validation epoch of train")
+    make_deterministic(seed)
+    policy = set_precision(train["precision"])
+    images, labels = load_split(paths.TRAIN_DATA)
+    print(f"retraining on all {len(labels)} training images for {epochs} epochs, in {policy}")
+    model = build_model(params["model"]["name"])
+
+    started = time.perf_counter()
+    history = train_model(
+        model,
+        images=images,
+        labels=labels,
+        validation_data=None,  # Every training image trains; the test set is scored by final-evaluate, once.
+        epochs=epochs,
+        batch_size=train["batch_size"],
+        learning_rate=train["learning_rate"],
+        schedule=train["schedule"],
+        weight_decay=train["weight_decay"] or None,
+        augment=train["augment"],
+        seed=seed,
+        checkpoint_dir=CHECKPOINT_DIR,
+    )
+    seconds = time.perf_counter() - started
+
+    save_model(model, paths.FINAL_MODEL)
+    write_json(paths.FINAL_ENVIRONMENT, {"precision": policy, **library_versions()})
+    write_csv(paths.FINAL_HISTORY, history)
+    write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
+    clear_checkpoint(CHECKPOINT_DIR)
+    accuracy = history["accuracy"].iloc[-1]
+    print(f"{paths.FINAL_MODEL}: {epochs} epochs, training accuracy {accuracy:.4f}; {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    run_stage(main)
