@@ -11,12 +11,13 @@ from fashion_mnist.params import BACKENDS
 
 
 def refuse_inside_experiment(stage: str) -> None:
-    """Stop `stage` when DVC runs it for an experiment: tuning must never see the test set."""
+    """Stop `stage` when DVC runs it for an experiment: it comes after every decision, and tuning must never
+    see the test set."""
     # DVC sets DVC_EXP_NAME for every stage that `dvc exp run` executes, queued or not.
     experiment = os.environ.get("DVC_EXP_NAME")
     if experiment:
         raise PipelineError(
-            f"{stage} reads the test set, so it does not run in experiments (this one is {experiment!r}). "
+            f"{stage} comes after every decision, so it does not run in experiments (this one is {experiment!r}). "
             "Tune with `dvc exp run -S ...`; then `dvc exp apply` the winner and run `dvc repro final/dvc.yaml`."
         )
 

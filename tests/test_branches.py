@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import QUICK_PARAMS, REPOSITORY, commit, run, run_project, set_params
+from tests.conftest import QUICK_PARAMS, REPOSITORY, REPRODUCE_ALL, commit, run, run_project, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +16,13 @@ OTHER_EPOCHS = MAIN_EPOCHS + 1
 
 
 def declared_metrics() -> list[str]:
-    """Every metrics file that dvc.yaml declares."""
-    stages = yaml.safe_load((REPOSITORY / "dvc.yaml").read_text())["stages"]
-    return [next(iter(entry)) for stage in stages.values() for entry in stage.get("metrics", [])]
+    """Every metrics file that the two pipeline files declare."""
+    stages = {}
+    for pipeline in ["dvc.yaml", "final/dvc.yaml"]:
+        stages |= yaml.safe_load((REPOSITORY / pipeline).read_text())["stages"]
+    paths = [next(iter(entry)) for stage in stages.values() for entry in stage.get("metrics", [])]
+    assert paths == ["reports/train/metrics.json", "reports/final/metrics.json", "reports/export/metrics.json"]
+    return paths
 
 
 def flatten(values: dict, prefix: str = "") -> dict:
@@ -43,7 +47,7 @@ def branches(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = run_project(tmp_path_factory.mktemp("branches"))
     run(["git", "checkout", "-q", "-b", "other"], project)
     set_params(project, {"train": {"epochs": OTHER_EPOCHS}})
-    run(["dvc", "repro"], project)
+    run(REPRODUCE_ALL, project)
     commit(project, "Train for one more epoch")
     return project
 

@@ -1,4 +1,4 @@
-"""Tuning with DVC experiments: runs stop at the plot stage, so the test set is never touched while tuning."""
+"""Tuning with DVC experiments: `dvc exp run` runs dvc.yaml, which ends at plot: tuning never sees the test set."""
 
 import json
 import re
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import QUICK_PARAMS, run, run_project, stages_run
+from tests.conftest import FINAL_TRAIN, QUICK_PARAMS, run, run_project, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -49,24 +49,25 @@ def experiments(project: Path) -> dict[str, dict]:
     return found
 
 
-def test_tuning_one_liner_runs_train_and_plot_only(project: Path):
+def test_a_plain_dvc_exp_run_runs_train_and_plot_only(project: Path):
     final_before = {path: (project / path).read_bytes() for path in FINAL_OUTPUTS}
 
-    result = run(["dvc", "exp", "run", "plot", "-S", "train.batch_size=64"], project)
+    result = run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
 
+    # Nothing after the decisions ran: final-train, final-evaluate and export live in final/dvc.yaml.
     assert stages_run(result.stdout) == ["train", "plot"]
-    assert yaml.safe_load((project / "params.yaml").read_text())["train"]["batch_size"] == 64
+    assert yaml.safe_load((project / "params.yaml").read_text())["train"]["epochs"] == 2
     assert {path: (project / path).read_bytes() for path in FINAL_OUTPUTS} == final_before
-    # DVC knows the final model is now out of date: promoting this experiment means running final-evaluate.
-    assert "train.batch_size" in run(["dvc", "status", "final-evaluate"], project).stdout
+    # DVC knows the final model is now out of date: promoting this experiment means running final/dvc.yaml.
+    assert FINAL_TRAIN in json.loads(run(["dvc", "status", "final/dvc.yaml", "--json"], project).stdout)
     (name,) = re.findall(r"Ran experiment\(s\): (\S+)", result.stdout)
-    assert experiments(project)[name]["params"]["train"]["batch_size"] == 64
+    assert experiments(project)[name]["params"]["train"]["epochs"] == 2
 
 
 def test_queued_sweep_runs_each_value_and_lists_its_params_and_metrics(project: Path):
     final_metrics = json.loads((project / "reports/final/metrics.json").read_text())
     # Neither value is the baseline's 32, so each experiment trains.
-    queued = run(["dvc", "exp", "run", "plot", "--queue", "-S", "train.batch_size=16,64"], project)
+    queued = run(["dvc", "exp", "run", "--queue", "-S", "train.batch_size=16,64"], project)
     assert queued.stdout.count("Queued experiment") == 2
     try:
         run(["dvc", "queue", "start"], project)
@@ -81,21 +82,20 @@ def test_queued_sweep_runs_each_value_and_lists_its_params_and_metrics(project: 
         metrics = experiment["metrics"]
         assert metrics["reports/train/metrics.json"]["epochs"] == QUICK_PARAMS["train"]["epochs"]
         assert 0 <= metrics["reports/train/metrics.json"]["val_accuracy"] <= 1
-        # The final metrics are the baseline's, carried along untouched: final-evaluate, which would
+        # The final metrics are the baseline's, carried along untouched: final/dvc.yaml, which would
         # have retrained with the new batch size and scored the test set again, did not run.
         assert metrics["reports/final/metrics.json"] == final_metrics, name
         assert stages_run(run(["dvc", "queue", "logs", name], project).stdout) == ["train", "plot"], name
 
 
-def test_an_experiment_of_the_whole_pipeline_stops_before_the_test_set(project: Path):
+def test_an_experiment_of_the_final_pipeline_is_refused_before_it_trains(project: Path):
     final_before = {path: (project / path).read_bytes() for path in FINAL_OUTPUTS}
 
-    result = run(["dvc", "exp", "run", "-S", "train.batch_size=64"], project, check=False)
+    result = run(["dvc", "exp", "run", "final/dvc.yaml", "-S", "train.batch_size=64"], project, check=False)
 
     assert result.returncode != 0
-    assert "final-evaluate reads the test set, so it does not run in experiments" in result.stderr
-    assert stages_run(result.stdout) == ["train", "plot", "final-evaluate"]
-    # DVC removed final-evaluate's outputs before starting it; git and the DVC cache still hold them.
-    run(["git", "checkout", "--", "reports/final"], project)
-    run(["dvc", "checkout", "final-evaluate"], project)
+    assert "final-train comes after every decision, so it does not run in experiments" in result.stderr
+    assert stages_run(result.stdout) == ["train", FINAL_TRAIN]
+    # DVC removed final-train's outputs before starting it; git and the DVC cache still hold them.
+    run(["dvc", "checkout", "final/dvc.yaml"], project)
     assert {path: (project / path).read_bytes() for path in FINAL_OUTPUTS} == final_before

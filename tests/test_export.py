@@ -22,7 +22,7 @@ from fashion_mnist.export import (
 )
 from fashion_mnist.model import build_model
 from fashion_mnist.params import MODEL_NAMES
-from tests.conftest import copy_project, run, set_params
+from tests.conftest import EXPORT, copy_project, run, set_params
 from tests.synthetic import balanced_labels, make_images
 
 
@@ -145,13 +145,13 @@ def test_the_stage_refuses_to_run_inside_an_experiment_before_reading_anything(t
     monkeypatch.setenv("DVC_EXP_NAME", "curious-idea")
     result = run([sys.executable, "-m", "stages.export"], project, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "error: export reads the test set, so it does not run in experiments" in result.stderr
+    assert "error: export comes after every decision, so it does not run in experiments" in result.stderr
 
 
 @pytest.mark.slow
 def test_dvc_repro_export_writes_the_int8_model_and_both_reports(project: Path):
     set_params(project, {"export": {"calibration_images": 50}})
-    run(["dvc", "repro", "export"], project)
+    run(["dvc", "repro", EXPORT], project)
     interpreter = Interpreter(model_path=str(project / "models/final_int8.tflite"))
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
 
@@ -190,7 +190,7 @@ def test_dvc_repro_export_writes_the_int8_model_and_both_reports(project: Path):
     assert all(value > 0 for key, value in timing.items() if key != "export_seconds")
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)[""]["data"]
     assert shown["reports/export/metrics.json"]["data"] == metrics
-    assert "Running stage" not in run(["dvc", "repro", "export"], project).stdout
+    assert "Running stage" not in run(["dvc", "repro", EXPORT], project).stdout
 
     # A rerun converts to the same bytes (in one process the layers' generated names would differ).
     exported = (project / "models/final_int8.tflite").read_bytes()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import commit, run, run_project, set_params, stages_run
+from tests.conftest import REPRODUCE_ALL, commit, run, run_project, set_params, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -203,7 +203,7 @@ def test_a_fresh_clone_pulls_the_outputs_instead_of_training(
         assert (clone / output).read_bytes() == (teammate / output).read_bytes(), output
     assert run(["dvc", "status"], clone).stdout.strip() == "Data and pipelines are up to date."
     assert f"Cache and remote '{remote.name}' are in sync." in run(["dvc", "status", "--cloud"], clone).stdout
-    assert stages_run(run(["dvc", "repro"], clone).stdout) == []
+    assert stages_run(run(REPRODUCE_ALL, clone).stdout) == []
     committed_config = (clone / ".dvc/config").read_text()
     assert not any(value in committed_config for value in remote.credentials.values())
 
@@ -213,11 +213,11 @@ def test_repro_pull_in_a_fresh_clone_fetches_what_it_needs_and_runs_nothing(team
     clone = git_clone(teammate, tmp_path / "clone")
 
     # With --allow-missing DVC only checks that nothing changed since dvc.lock, and so downloads nothing.
-    checked = run(["dvc", "repro", "--pull", "--allow-missing"], clone)
+    checked = run([*REPRODUCE_ALL, "--pull", "--allow-missing"], clone)
     assert stages_run(checked.stdout) == []
     assert not (clone / "models/model.keras").exists()
 
-    restored = run(["dvc", "repro", "--pull"], clone)
+    restored = run([*REPRODUCE_ALL, "--pull"], clone)
     assert stages_run(restored.stdout) == []
     assert "Pulling data for stage: 'train'" in restored.stdout
     for output in CACHED_OUTPUTS:

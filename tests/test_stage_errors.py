@@ -123,9 +123,20 @@ def test_a_subset_that_cannot_be_stratified_names_the_key(project: Path):
     assert_fails_cleanly(result, "preprocess.max_train_samples=195 splits 200 images into 195 and 5")
 
 
-def test_final_evaluate_refuses_to_run_inside_an_experiment_before_reading_the_test_set(project: Path, monkeypatch):
-    # Had the stage read the test set before refusing, its error would name this missing file instead.
-    (project / "data/prepared/test.npz").unlink()
+@pytest.mark.parametrize("stage", ["final-train", "final-evaluate", "export"])
+def test_each_stage_after_the_decisions_refuses_to_run_inside_an_experiment_before_reading_data(
+    project: Path, monkeypatch, stage: str
+):
+    # Had the stage read its data before refusing, its error would name a missing file instead.
+    for split in ["train.npz", "test.npz"]:
+        (project / "data/prepared" / split).unlink()
     monkeypatch.setenv("DVC_EXP_NAME", "curious-idea")
+    result = run_stage(project, stage.replace("-", "_"))
+    assert_fails_cleanly(result, f"{stage} comes after every decision, so it does not run in experiments")
+    assert "'curious-idea'" in result.stderr and "dvc repro final/dvc.yaml" in result.stderr
+
+
+def test_a_stage_run_on_another_backend_than_train_backend_is_stopped(project: Path, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
     result = run_stage(project, "final_evaluate")
-    assert_fails_cleanly(result, "final-evaluate reads the test set, so it does not run in experiments")
+    assert_fails_cleanly(result, "train.backend is 'tensorflow' but Keras runs on 'jax' (KERAS_BACKEND=jax)")
