@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -21,18 +22,28 @@ class EpochCheckpoint(keras.callbacks.Callback):
     The weights go to new files first; `state.json`, written last and atomically, names them and the
     epoch. A run killed at any moment leaves the previous complete state. Without a directory (a run
     over several processes, which never resumes) it keeps the best epoch's weights in memory instead.
+    Each new history row also goes to `on_epoch`, once it is recorded.
     """
 
-    def __init__(self, directory: Path | None, identity: dict, history: list[dict], patience: int | None):
+    def __init__(
+        self,
+        directory: Path | None,
+        identity: dict,
+        history: list[dict],
+        patience: int | None,
+        on_epoch: Callable[[dict], None] | None = None,
+    ):
         super().__init__()
         self.directory = Path(directory) if directory else None
-        self.identity, self.history, self.patience = identity, history, patience
+        self.identity, self.history, self.patience, self.on_epoch = identity, history, patience, on_epoch
         self.best_weights = None  # The best epoch's weights, when it happened in this process's run.
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.history.append(
             {"epoch": epoch + 1, **{name: float(value) for name, value in sorted((logs or {}).items())}}
         )
+        if self.on_epoch:
+            self.on_epoch(self.history[-1])
         if self.directory is not None:
             self.save(epoch)
         elif best_epoch_index(self.history) == len(self.history) - 1:

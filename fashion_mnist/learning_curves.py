@@ -1,29 +1,10 @@
-"""The plot stage's figure: learning curves drawn from the train stage's history file, its best epoch marked."""
-
-from pathlib import Path
+"""The plot stage's figure: learning curves drawn from the train stage's per-epoch metrics, its best epoch marked."""
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fashion_mnist.errors import DataError
-
-HISTORY_COLUMNS = ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
-
-
-def load_history(path: Path) -> pd.DataFrame:
-    """Read a training history CSV, checking it has the columns the figures need."""
-    try:
-        history = pd.read_csv(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found; run `dvc repro train` first") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not a CSV history ({error})") from None
-    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
-    if missing or history.empty:
-        raise DataError(
-            f"{path}: expected columns {', '.join(HISTORY_COLUMNS)} and at least one row, missing {missing or 'rows'}"
-        )
-    return history
+# The per-epoch metrics the figure draws, as the train stage logs them.
+METRICS = ["accuracy", "loss", "val_accuracy", "val_loss"]
 
 
 def learning_curves(history: pd.DataFrame, best_epoch: int) -> Figure:

@@ -18,7 +18,8 @@ REPORTS_DIR = Path("reports")
 DATA_REPORT = REPORTS_DIR / "data.csv"
 
 TRAIN_REPORTS = REPORTS_DIR / "train"
-TRAIN_HISTORY = TRAIN_REPORTS / "history.csv"
+# DVCLive writes each epoch's metrics under <reports>/plots/metrics/, a TSV file per metric.
+TRAIN_EPOCHS = TRAIN_REPORTS / "plots" / "metrics"
 TRAIN_METRICS = TRAIN_REPORTS / "metrics.json"
 TRAIN_TIMING = TRAIN_REPORTS / "timing.json"
 MODEL_SUMMARY = TRAIN_REPORTS / "model_summary.txt"
@@ -27,7 +28,8 @@ LEARNING_CURVES = TRAIN_REPORTS / "learning_curves.png"
 CONVOLUTION = TRAIN_REPORTS / "convolution.png"
 
 FINAL_TRAIN_REPORTS = REPORTS_DIR / "final-train"
-FINAL_HISTORY = FINAL_TRAIN_REPORTS / "history.csv"
+FINAL_EPOCHS = FINAL_TRAIN_REPORTS / "plots" / "metrics"
+FINAL_TRAIN_METRICS = FINAL_TRAIN_REPORTS / "metrics.json"
 FINAL_TIMING = FINAL_TRAIN_REPORTS / "timing.json"
 FINAL_ENVIRONMENT = FINAL_TRAIN_REPORTS / "environment.json"
 

@@ -1,6 +1,7 @@
 """Deterministic, resumable training with Keras's `fit`."""
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -49,6 +50,7 @@ def train_model(
     checkpoint_dir: Path | None,
     part: tuple[int, int] = (0, 1),
     devices: int = 1,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
     """Compile and fit `model` with Adam (AdamW with `weight_decay`), resuming from `checkpoint_dir`.
 
@@ -59,6 +61,9 @@ def train_model(
     In a data-parallel run over `devices` devices and several processes, each feeds `part` (its index,
     the count) of every batch, and none passes a `checkpoint_dir`: a checkpoint that only some of them
     could read would split them.
+
+    `on_epoch` receives each epoch's history row as it ends; after a resume, the rows of the epochs
+    already done come first, so that it sees the same rows as in a run that never stopped.
     """
     steps = steps_per_epoch(len(labels), batch_size=batch_size, devices=devices)
     model.compile(
@@ -90,7 +95,10 @@ def train_model(
         devices=devices,
     )
     first_epoch, history = restore(model, checkpoint_dir, identity) if checkpoint_dir else (0, [])
-    checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience)
+    if on_epoch:
+        for row in history:
+            on_epoch(row)
+    checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience, on_epoch)
     if first_epoch < epochs and not patience_ran_out(history, early_stopping_patience):
         model.fit(
             batch_stream(

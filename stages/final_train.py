@@ -9,11 +9,12 @@ from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split
-from fashion_mnist.files import write_csv, write_json
+from fashion_mnist.files import write_json
 from fashion_mnist.history import read_best_epoch
 from fashion_mnist.identity import library_versions
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
+from fashion_mnist.progress import epoch_logger
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import check_backend, peak_memory_mb, refuse_inside_experiment, run_stage
 from fashion_mnist.training import train_model
@@ -38,25 +39,26 @@ def main() -> None:
     model = build_model(params["model"]["name"])
 
     started = time.perf_counter()
-    history = train_model(
-        model,
-        images=images,
-        labels=labels,
-        validation_data=None,  # Every training image trains; the test set is scored by final-evaluate, once.
-        epochs=epochs,
-        batch_size=train["batch_size"],
-        learning_rate=train["learning_rate"],
-        schedule=train["schedule"],
-        weight_decay=train["weight_decay"] or None,
-        augment=train["augment"],
-        seed=seed,
-        checkpoint_dir=CHECKPOINT_DIR,
-    )
+    with epoch_logger(paths.FINAL_TRAIN_REPORTS) as log_epoch:
+        history = train_model(
+            model,
+            images=images,
+            labels=labels,
+            validation_data=None,  # Every training image trains; the test set is scored by final-evaluate, once.
+            epochs=epochs,
+            batch_size=train["batch_size"],
+            learning_rate=train["learning_rate"],
+            schedule=train["schedule"],
+            weight_decay=train["weight_decay"] or None,
+            augment=train["augment"],
+            seed=seed,
+            checkpoint_dir=CHECKPOINT_DIR,
+            on_epoch=log_epoch,
+        )
     seconds = time.perf_counter() - started
 
     save_model(model, paths.FINAL_MODEL)
     write_json(paths.FINAL_ENVIRONMENT, {"precision": policy, **library_versions()})
-    write_csv(paths.FINAL_HISTORY, history)
     write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     clear_checkpoint(CHECKPOINT_DIR)
     accuracy = history["accuracy"].iloc[-1]

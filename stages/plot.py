@@ -5,9 +5,10 @@ from fashion_mnist.convolution import convolution_figure, convolution_outputs, o
 from fashion_mnist.dataset import CLASS_NAMES, load_split, validation_split
 from fashion_mnist.files import save_figure
 from fashion_mnist.history import read_best_epoch
-from fashion_mnist.learning_curves import learning_curves, load_history
+from fashion_mnist.learning_curves import METRICS, learning_curves
 from fashion_mnist.loading import load_model
 from fashion_mnist.params import load_params
+from fashion_mnist.progress import read_history
 from fashion_mnist.stage import check_backend, run_stage
 
 
@@ -15,7 +16,7 @@ def main() -> None:
     """Draw the learning curves, then the first convolution's filters and maps on validation images."""
     params = load_params(["base", "train"])
     check_backend(params["train"]["backend"])
-    history = load_history(paths.TRAIN_HISTORY)
+    history = read_history(paths.TRAIN_EPOCHS, metrics=METRICS)
     best = read_best_epoch(paths.TRAIN_METRICS)
     save_figure(learning_curves(history, best_epoch=best), paths.LEARNING_CURVES)
     print(f"{paths.LEARNING_CURVES}: {len(history)} epochs, best validation accuracy at epoch {best}")

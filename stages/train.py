@@ -6,16 +6,18 @@ group (see the README); they train one model together and only the first writes 
 
 import os
 import time
+from contextlib import nullcontext
 
 from fashion_mnist import paths
 from fashion_mnist.backend import local_copy, make_deterministic, set_precision, start_distribution
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split, validation_split
-from fashion_mnist.files import write_csv, write_json, write_text
+from fashion_mnist.files import write_json, write_text
 from fashion_mnist.history import summarize_history
 from fashion_mnist.identity import library_versions, weights_digest
 from fashion_mnist.model import build_model, model_summary
 from fashion_mnist.params import load_params
+from fashion_mnist.progress import epoch_logger
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import check_backend, peak_memory_mb, run_stage
 from fashion_mnist.training import train_model
@@ -45,24 +47,27 @@ def main() -> None:
     print(summary)
 
     started = time.perf_counter()
-    history = train_model(
-        model,
-        images=x_train,
-        labels=y_train,
-        validation_data=(x_validation, y_validation),
-        epochs=train["epochs"],
-        batch_size=train["batch_size"],
-        learning_rate=train["learning_rate"],
-        schedule=train["schedule"],
-        weight_decay=train["weight_decay"] or None,
-        augment=train["augment"],
-        early_stopping_patience=train["early_stopping_patience"],
-        seed=seed,
-        # Processes start together from epoch 1: a checkpoint only some of them could see would split them.
-        checkpoint_dir=CHECKPOINT_DIR if processes == 1 else None,
-        part=(process, processes),
-        devices=devices,
-    )
+    # Only the process that writes the outputs logs the epochs.
+    with epoch_logger(paths.TRAIN_REPORTS) if process == 0 else nullcontext() as log_epoch:
+        history = train_model(
+            model,
+            images=x_train,
+            labels=y_train,
+            validation_data=(x_validation, y_validation),
+            epochs=train["epochs"],
+            batch_size=train["batch_size"],
+            learning_rate=train["learning_rate"],
+            schedule=train["schedule"],
+            weight_decay=train["weight_decay"] or None,
+            augment=train["augment"],
+            early_stopping_patience=train["early_stopping_patience"],
+            seed=seed,
+            # Processes start together from epoch 1: a checkpoint only some of them could see would split them.
+            checkpoint_dir=CHECKPOINT_DIR if processes == 1 else None,
+            part=(process, processes),
+            devices=devices,
+            on_epoch=log_epoch,
+        )
     seconds = time.perf_counter() - started
     if processes > 1:
         model = local_copy(model, lambda: build_model(params["model"]["name"]))
@@ -84,7 +89,7 @@ def main() -> None:
             **library_versions(),
         },
     )
-    write_csv(paths.TRAIN_HISTORY, history)
+    # After DVCLive's last summary of the latest epoch: the metrics are those of the best one.
     write_json(paths.TRAIN_METRICS, metrics)
     write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     clear_checkpoint(CHECKPOINT_DIR)

@@ -99,3 +99,22 @@ def test_an_experiment_of_the_final_pipeline_is_refused_before_it_trains(project
     # DVC removed final-train's outputs before starting it; git and the DVC cache still hold them.
     run(["dvc", "checkout", "final/dvc.yaml"], project)
     assert {path: (project / path).read_bytes() for path in FINAL_OUTPUTS} == final_before
+
+
+def test_dvc_exp_show_leads_with_validation_accuracy_then_the_params_experiments_change(project: Path):
+    run(["dvc", "exp", "run", "-S", "train.epochs=2"], project)
+    header, *rows = run(["dvc", "exp", "show", "--csv"], project).stdout.splitlines()
+    columns = header.split(",")
+    assert columns[:5] == ["Experiment", "rev", "typ", "Created", "parent"]
+    # The metrics come first, the validation scores of train leading; a run's seconds are no metric.
+    assert columns[5:10] == ["val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"]
+    assert not any("seconds" in column or "memory" in column for column in columns)
+    # Then the params, in params.yaml's order: the model and train sections first.
+    first_param = columns.index("model.name")
+    train_keys = list(yaml.safe_load((project / "params.yaml").read_text())["train"])
+    assert columns[first_param : first_param + 1 + len(train_keys)] == ["model.name"] + [
+        f"train.{key}" for key in train_keys
+    ]
+    # No mirror list or checksum among them: those are the download's data, not a setting to tune.
+    assert not any(column.startswith(("download.mirrors", "download.files")) for column in columns)
+    assert len(rows) == 3, "the workspace, the baseline and the experiment"

@@ -9,7 +9,6 @@ import pytest
 
 from fashion_mnist.errors import DataError
 from fashion_mnist.history import best_epoch_index, patience_ran_out, read_best_epoch, summarize_history
-from fashion_mnist.learning_curves import load_history
 from tests.conftest import REPOSITORY
 
 HISTORY = pd.DataFrame(
@@ -74,25 +73,3 @@ def test_a_metrics_file_without_a_valid_best_epoch_is_named(tmp_path: Path, cont
 def test_a_missing_metrics_file_says_which_stage_makes_it(tmp_path: Path):
     with pytest.raises(DataError, match=r"metrics\.json: file not found; run `dvc repro train` first"):
         read_best_epoch(tmp_path / "metrics.json")
-
-
-def test_a_history_round_trips_through_csv(tmp_path: Path):
-    HISTORY.to_csv(tmp_path / "history.csv", index=False)
-    pd.testing.assert_frame_equal(load_history(tmp_path / "history.csv"), HISTORY)
-
-
-def test_a_history_without_validation_columns_is_named(tmp_path: Path):
-    HISTORY.drop(columns=["val_loss"]).to_csv(tmp_path / "history.csv", index=False)
-    with pytest.raises(DataError, match=r"history\.csv: expected columns .*missing \['val_loss'\]"):
-        load_history(tmp_path / "history.csv")
-
-
-def test_an_empty_history_is_named(tmp_path: Path):
-    (tmp_path / "history.csv").write_text("")
-    with pytest.raises(DataError, match=r"history\.csv: not a CSV history"):
-        load_history(tmp_path / "history.csv")
-
-
-def test_a_missing_history_says_which_stage_makes_it(tmp_path: Path):
-    with pytest.raises(DataError, match=r"run `dvc repro train` first"):
-        load_history(tmp_path / "history.csv")

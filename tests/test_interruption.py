@@ -77,9 +77,11 @@ def test_a_killed_stage_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(p
     assert f"{saved} epochs already done" in result.stdout
     assert f"Epoch {saved + 1}/{EPOCHS}" in result.stdout and f"Epoch {saved}/{EPOCHS}" not in result.stdout
 
-    history = (interrupted / reports / "history.csv").read_text()
-    assert [line.split(",")[0] for line in history.splitlines()[1:]] == ["1", "2", "3", "4"]
-    assert history == (uninterrupted / reports / "history.csv").read_text()
+    # DVCLive's per-epoch files continue the step count: the same bytes as a run that never stopped.
+    history = (interrupted / reports / "plots/metrics/loss.tsv").read_text()
+    assert [line.split("\t")[0] for line in history.splitlines()[1:]] == ["1", "2", "3", "4"]
+    for metric in (uninterrupted / reports / "plots/metrics").iterdir():
+        assert (interrupted / reports / "plots/metrics" / metric.name).read_bytes() == metric.read_bytes(), metric
     if stage == "train":
         assert (interrupted / reports / "metrics.json").read_bytes() == (
             uninterrupted / reports / "metrics.json"
@@ -205,9 +207,10 @@ def test_two_runs_with_the_same_params_give_byte_identical_outputs(prepared: Pat
     for output in [
         "reports/data.csv",
         "reports/train/metrics.json",
-        "reports/train/history.csv",
+        "reports/train/plots/metrics/val_loss.tsv",
         "reports/final/metrics.json",
-        "reports/final-train/history.csv",
+        "reports/final-train/plots/metrics/loss.tsv",
+        "reports/final-train/metrics.json",
         "reports/final/per_class.csv",
         "reports/final/confusion.csv",
         # Identical weights make identical model files, so a rerun leaves their hashes in dvc.lock alone.

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from fashion_mnist.dataset import CLASS_NAMES
+from fashion_mnist.progress import read_history
 from tests.conftest import (
     EXPORT,
     FINAL_EVALUATE,
@@ -61,15 +62,24 @@ def test_the_readme_command_builds_every_output_then_has_nothing_to_do(project: 
     environment = json.loads((project / "reports/train/environment.json").read_text())
     assert environment["backend"] == "tensorflow" and environment["keras"] == keras.__version__
     assert environment["precision"] == "float32", "the default gives the same bits on every CPU"
-    history = pd.read_csv(project / "reports/train/history.csv")
-    assert list(history.columns) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    # DVCLive's per-epoch files: one per metric, its step the epoch.
+    epochs = sorted(path.name for path in (project / "reports/train/plots/metrics").iterdir())
+    assert epochs == ["accuracy.tsv", "loss.tsv", "val_accuracy.tsv", "val_loss.tsv"]
+    history = read_history(project / "reports/train/plots/metrics", ["accuracy", "loss", "val_accuracy", "val_loss"])
     assert history["epoch"].tolist() == [1, 2, 3]
+    assert history["val_accuracy"].max() == metrics["val_accuracy"]
     assert "507,530" in (project / "reports/train/model_summary.txt").read_text()
     for figure in ["learning_curves.png", "convolution.png"]:
         assert (project / "reports/train" / figure).read_bytes().startswith(b"\x89PNG"), figure
 
-    retraining = pd.read_csv(project / "reports/final-train/history.csv")
+    retraining = read_history(project / "reports/final-train/plots/metrics", ["accuracy", "loss"])
     assert retraining["epoch"].tolist() == list(range(1, metrics["best_epoch"] + 1)), "final.epochs: auto"
+    last = json.loads((project / "reports/final-train/metrics.json").read_text())
+    assert last == {
+        "accuracy": retraining["accuracy"].iloc[-1],
+        "loss": retraining["loss"].iloc[-1],
+        "step": metrics["best_epoch"],
+    }
     assert set(json.loads((project / "reports/final-train/timing.json").read_text())) == set(timing)
     final = json.loads((project / "reports/final/metrics.json").read_text())
     per_class = pd.read_csv(project / "reports/final/per_class.csv")
@@ -99,6 +109,7 @@ def test_the_readme_command_builds_every_output_then_has_nothing_to_do(project: 
     # seconds and memory of a run are no output at all: they differ on every run.
     assert set(metrics_shown) == {
         "reports/train/metrics.json",
+        "reports/final-train/metrics.json",
         "reports/final/metrics.json",
         "reports/export/metrics.json",
     }
@@ -192,15 +203,19 @@ def test_every_plot_is_drawn_once(built: Path):
     assert drawn == [
         ("Loss", "vega"),
         ("reports/data.csv", "vega"),
-        ("reports/final-train/history.csv", "vega"),
+        ("reports/final-train/plots/metrics/accuracy.tsv", "vega"),
+        ("reports/final-train/plots/metrics/loss.tsv", "vega"),
         ("reports/final/confusion.csv", "vega"),
         ("reports/final/confusion_matrix.png", "image"),
         ("reports/final/confusion_matrix_normalized.png", "image"),
         ("reports/final/misclassified.png", "image"),
         ("reports/final/per_class.csv", "vega"),
         ("reports/train/convolution.png", "image"),
-        ("reports/train/history.csv", "vega"),
         ("reports/train/learning_curves.png", "image"),
+        ("reports/train/plots/metrics/accuracy.tsv", "vega"),
+        ("reports/train/plots/metrics/loss.tsv", "vega"),
+        ("reports/train/plots/metrics/val_accuracy.tsv", "vega"),
+        ("reports/train/plots/metrics/val_loss.tsv", "vega"),
     ]
 
 

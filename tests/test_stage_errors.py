@@ -84,8 +84,12 @@ def test_no_reachable_mirror_stops_download(project: Path):
 
 
 def test_a_corrupt_history_stops_plot(project: Path):
-    (project / "reports/train/history.csv").write_text("epoch,accuracy\n1,0.5\n")
-    assert_fails_cleanly(run_stage(project, "plot"), f"{Path('reports/train/history.csv')}: expected columns")
+    loss = project / "reports/train/plots/metrics/loss.tsv"
+    loss.unlink()  # An uncached output may be a link into DVC's cache; replace, do not write through.
+    loss.write_text("step\taccuracy\n1\t0.5\n")
+    assert_fails_cleanly(
+        run_stage(project, "plot"), f"{Path('reports/train/plots/metrics/loss.tsv')}: expected the columns"
+    )
 
 
 def test_a_missing_prepared_split_says_what_to_run(project: Path):
@@ -94,7 +98,9 @@ def test_a_missing_prepared_split_says_what_to_run(project: Path):
 
 
 def test_after_a_failed_dvc_repro_dvc_restores_every_output_without_training(project: Path):
-    before = snapshot(project, "models/model.keras", "reports/train/metrics.json", "reports/train/history.csv")
+    before = snapshot(
+        project, "models/model.keras", "reports/train/metrics.json", "reports/train/plots/metrics/val_accuracy.tsv"
+    )
     set_params(project, {"train": {"learning_rate": -0.1}})
     result = run(["dvc", "repro"], project, check=False)
     assert result.returncode != 0

@@ -14,7 +14,7 @@ TRAIN_OUTPUTS = [
     "reports/train/model_summary.txt",
     "reports/train/metrics.json",
     "reports/train/timing.json",
-    "reports/train/history.csv",
+    "reports/train/plots/metrics/val_accuracy.tsv",
 ]
 
 
