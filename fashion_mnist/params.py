@@ -115,7 +115,13 @@ def checksum_map() -> Rule:
 SCHEMA: dict[str, dict[str, Rule]] = {
     # NumPy's and Keras's seeds are unsigned 32-bit integers.
     "base": {"seed": integer(0, 2**32 - 1)},
-    "download": {"mirrors": url_list(), "timeout_seconds": positive_number(), "files": checksum_map()},
+    "download": {
+        "mirrors": url_list(),
+        "idle_timeout_seconds": positive_number(),
+        "minimum_rate_kb_per_second": positive_number(),
+        "deadline_floor_seconds": positive_number(),
+        "files": checksum_map(),
+    },
     "preprocess": {"max_train_samples": optional(integer(10))},
     "model": {"name": one_of(*MODEL_NAMES)},
     "train": {

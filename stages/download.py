@@ -13,8 +13,10 @@ def main() -> None:
         files=params["files"],
         mirrors=params["mirrors"],
         destination_dir=paths.RAW_DIR,
-        timeout_seconds=params["timeout_seconds"],
         content_sizes=paths.SOURCE_FILES,
+        idle_timeout_seconds=params["idle_timeout_seconds"],
+        minimum_rate_kb_per_second=params["minimum_rate_kb_per_second"],
+        deadline_floor_seconds=params["deadline_floor_seconds"],
     )
     for path, mirror in written.items():
         print(f"{path}: checksum verified, from {mirror}")
