@@ -20,7 +20,7 @@ $(VENV)/installed: requirements.txt requirements-training.txt requirements-jax.t
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
-# Debian's copy of Fashion-MNIST is the last mirror in params.yaml: the one that works offline.
+# Debian's copy of Fashion-MNIST is the last mirror in data/sources.yaml: the one that works offline.
 offline-data:
 	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from fashion_mnist.errors import DataError, DownloadError
 from fashion_mnist.files import atomic_path
+from fashion_mnist.paths import SOURCES_FILE
 
 ALLOWED_REDIRECT_SCHEMES = ("http", "https")
 CHUNK_SIZE = 1 << 16
@@ -194,8 +195,8 @@ def download_file(
     raise DownloadError(
         f"no mirror delivered {name}:\n" + "\n".join(failures) + "\n"
         "Fix: connect to the internet, or install the offline copy with `apt-get install dataset-fashion-mnist` "
-        "(download.mirrors lists it as file:///usr/share/datasets/fashion-mnist/), "
-        "or point download.mirrors in params.yaml at a folder or server that holds the files."
+        f"(the mirrors in {SOURCES_FILE} include it as file:///usr/share/datasets/fashion-mnist/), "
+        f"or add a folder or server that holds the files to the mirrors in {SOURCES_FILE}."
     )
 
 

@@ -25,7 +25,7 @@ from fashion_mnist.download import _SafeRedirects, download_all, gzip_size_limit
 from fashion_mnist.errors import DownloadError
 from fashion_mnist.params import load_params
 from fashion_mnist.paths import SOURCE_FILES
-from tests.conftest import REPOSITORY, copy_project, run, set_params
+from tests.conftest import REPOSITORY, copy_project, run, set_sources
 from tests.synthetic import FILE_NAMES, dataset_contents, write_dataset
 
 LABELS = FILE_NAMES["train_labels"]
@@ -206,7 +206,7 @@ def test_mirrors_that_gzip_differently_give_the_download_stage_byte_identical_fi
     project = copy_project(tmp_path / "project")
     outputs = []
     for folder in (fast, best):
-        set_params(project, {"download": {"mirrors": [folder.as_uri() + "/"], "files": checksums}})
+        set_sources(project, {"mirrors": [folder.as_uri() + "/"], "files": checksums})
         run([sys.executable, "-m", "stages.download"], project)
         raw = sorted((project / "data/raw").iterdir())
         outputs.append({path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in raw})
@@ -285,7 +285,8 @@ def test_when_every_mirror_fails_the_error_lists_each_one_and_the_fix(mirror, si
     assert f"{silent_server.url}{LABELS}: timed out" in message
     assert f"{wrong.as_uri()}/{LABELS}: decompressed SHA-256 is " in message
     assert f"{(tmp_path / 'empty').as_uri()}/{LABELS}: [Errno 2] No such file or directory" in message
-    assert "apt-get install dataset-fashion-mnist" in message and "download.mirrors" in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert f"add a folder or server that holds the files to the mirrors in {Path('data/sources.yaml')}" in message
     assert not (tmp_path / "raw" / kept(LABELS)).exists(), "nothing unverified reaches the destination"
 
 
