@@ -75,7 +75,7 @@ def _checked_mirrors(path: Path, mirrors: Any) -> list[str]:
 
 def _checked_files(path: Path, files: Any) -> dict[str, str]:
     if not isinstance(files, dict) or not files:
-        raise DataError(f"{path}: files must map each file's name to its SHA-256, got {files!r}")
+        raise DataError(f"{path}: files must map each of the four files' names to its SHA-256, got {files!r}")
     for name, digest in files.items():
         if name not in SOURCE_FILES:
             raise DataError(f"{path}: files.{name} is not a Fashion-MNIST file; expected {', '.join(SOURCE_FILES)}")
@@ -84,4 +84,8 @@ def _checked_files(path: Path, files: Any) -> dict[str, str]:
                 f"{path}: files.{name} must be the SHA-256 of the file's decompressed content "
                 f"(64 lowercase hex digits), got {digest!r}"
             )
+    # preprocess reads all four, and a file left out here is one that no rerun of the download could bring.
+    for name in SOURCE_FILES:
+        if name not in files:
+            raise DataError(f"{path}: files lacks {name}; all four are needed: {', '.join(SOURCE_FILES)}")
     return dict(files)

@@ -98,6 +98,16 @@ def test_a_digest_that_is_not_a_sha256_is_named_by_its_file(tmp_path: Path, dige
         load_sources(path)
 
 
+@pytest.mark.parametrize("missing", list(SOURCE_FILES))
+def test_every_one_of_the_four_files_is_required_and_a_missing_one_is_named(tmp_path: Path, missing: str):
+    # preprocess needs all four, and would only say to run the download stage, which could not help.
+    files = yaml.safe_load((REPOSITORY / SOURCES_FILE).read_text())["files"]
+    del files[missing]
+    path = write_sources(tmp_path, {"files": files})
+    with pytest.raises(DataError, match=rf"{re.escape(str(path))}: files lacks {re.escape(missing)}; all four"):
+        load_sources(path)
+
+
 def test_a_file_name_fashion_mnist_does_not_publish_is_named(tmp_path: Path):
     files = yaml.safe_load((REPOSITORY / SOURCES_FILE).read_text())["files"] | {"train-images.gz": "0" * 64}
     path = write_sources(tmp_path, {"files": files})
