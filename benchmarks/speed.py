@@ -274,9 +274,12 @@ def scratch_project(root: Path, quick: bool) -> Path:
 
         checksums = write_dataset(root / "mirror", train_per_class=30)
         yaml = YAML()
+        sources = yaml.load((project / "data/sources.yaml").read_text())
+        sources["mirrors"] = [(root / "mirror").as_uri() + "/"]
+        sources["files"] = checksums
+        with open(project / "data/sources.yaml", "w") as output:
+            yaml.dump(sources, output)
         params = yaml.load((project / "params.yaml").read_text())
-        params["download"]["mirrors"] = [(root / "mirror").as_uri() + "/"]
-        params["download"]["files"] = checksums
         params["train"]["epochs"] = 2
         with open(project / "params.yaml", "w") as output:
             yaml.dump(params, output)

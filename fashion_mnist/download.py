@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from fashion_mnist.errors import DataError, DownloadError
 from fashion_mnist.files import atomic_path
+from fashion_mnist.paths import SOURCES_FILE
 
 ALLOWED_REDIRECT_SCHEMES = ("http", "https")
 CHUNK_SIZE = 1 << 16
@@ -86,8 +87,14 @@ def gunzip_chunks(chunks: Iterable[bytes], max_size: int) -> Iterator[bytes]:
         raise DataError(f"truncated gzip data: the compressed stream stops unfinished after {received:,} bytes")
 
 
+def transfer_deadline_seconds(content_size: int, minimum_rate_kb_per_second: float, floor_seconds: float) -> float:
+    """Seconds a file of `content_size` bytes of content may take at one mirror: the floor plus its size at the rate."""
+    # The content's size bounds the gzip's (within 0.5%, which the floor covers), and is known before any byte arrives.
+    return floor_seconds + content_size / (1000 * minimum_rate_kb_per_second)
+
+
 def _received_chunks(
-    response, content_size: int, deadline: float, timeout_seconds: float, progress: tqdm
+    response, content_size: int, deadline: float, deadline_seconds: float, progress: tqdm
 ) -> Iterator[bytes]:
     """Yield a response's body as it arrives, giving up at `deadline` and beyond what a gzip of the content can take."""
     size_limit = gzip_size_limit(content_size)
@@ -102,20 +109,26 @@ def _received_chunks(
         progress.update(len(chunk))
         yield chunk
         if time.monotonic() > deadline:
-            raise DownloadError(f"gave up after {timeout_seconds} s, with {received:,} bytes received: too slow")
+            raise DownloadError(
+                f"gave up after {deadline_seconds:,.1f} s, this file's deadline, with {received:,} bytes received: "
+                "too slow"
+            )
 
 
-def fetch_url(url: str, destination: Path, content_size: int, timeout_seconds: float) -> str:
+def fetch_url(
+    url: str, destination: Path, content_size: int, idle_timeout_seconds: float, deadline_seconds: float
+) -> str:
     """Write the decompressed content of the gzip file at `url` to `destination`; return the content's SHA-256.
 
-    Gives up once `timeout_seconds` have passed since the request, checked whenever data arrives; each wait
-    for data is bounded by `timeout_seconds` too. Content of more than `content_size` bytes, or a gzip file
-    larger than such content can take, is refused.
+    Connecting, and each wait for data, may take `idle_timeout_seconds`; the whole transfer gives up once
+    `deadline_seconds` have passed since the request, checked whenever data arrives. Content of more than
+    `content_size` bytes, or a gzip file larger than such content can take, is refused.
     """
-    deadline = time.monotonic() + timeout_seconds
+    deadline = time.monotonic() + deadline_seconds
     size_limit = gzip_size_limit(content_size)
     digest = hashlib.sha256()
-    with _OPENER.open(url, timeout=timeout_seconds) as response, open(destination, "wb") as output:
+    # The socket's timeout bounds each wait, not the transfer: a slow link that keeps sending is not cut off.
+    with _OPENER.open(url, timeout=idle_timeout_seconds) as response, open(destination, "wb") as output:
         announced = response.headers.get("Content-Length", "")
         if announced.isdigit() and int(announced) > size_limit:
             raise DataError(
@@ -131,7 +144,7 @@ def fetch_url(url: str, destination: Path, content_size: int, timeout_seconds: f
             leave=False,
             disable=None,
         ) as progress:
-            chunks = _received_chunks(response, content_size, deadline, timeout_seconds, progress)
+            chunks = _received_chunks(response, content_size, deadline, deadline_seconds, progress)
             for content in gunzip_chunks(chunks, max_size=content_size):
                 output.write(content)
                 digest.update(content)
@@ -144,7 +157,8 @@ def download_file(
     content_size: int,
     mirrors: list[str],
     destination: Path,
-    timeout_seconds: float,
+    idle_timeout_seconds: float,
+    deadline_seconds: float,
     unreachable: dict[str, str],
 ) -> str:
     """Keep the content of `name` from the first mirror whose copy has the expected content; return that mirror.
@@ -161,7 +175,7 @@ def download_file(
         try:
             # The content reaches `destination` only after its checksum matched.
             with atomic_path(destination) as temporary:
-                actual = fetch_url(url, temporary, content_size, timeout_seconds)
+                actual = fetch_url(url, temporary, content_size, idle_timeout_seconds, deadline_seconds)
                 if actual != sha256:
                     raise DataError(f"decompressed SHA-256 is {actual}, expected {sha256}")
             return mirror
@@ -171,7 +185,7 @@ def download_file(
                 unreachable[mirror] = str(error.reason)
             failures.append(f"  {url}: {error.reason}")
         except TimeoutError as error:
-            unreachable[mirror] = f"timed out after {timeout_seconds} s"
+            unreachable[mirror] = f"timed out after {idle_timeout_seconds} s without data"
             failures.append(f"  {url}: {unreachable[mirror]} ({error})")
         except http.client.HTTPException as error:
             failures.append(f"  {url}: not an HTTP answer ({type(error).__name__}: {error})")
@@ -181,8 +195,8 @@ def download_file(
     raise DownloadError(
         f"no mirror delivered {name}:\n" + "\n".join(failures) + "\n"
         "Fix: connect to the internet, or install the offline copy with `apt-get install dataset-fashion-mnist` "
-        "(download.mirrors lists it as file:///usr/share/datasets/fashion-mnist/), "
-        "or point download.mirrors in params.yaml at a folder or server that holds the files."
+        f"(the mirrors in {SOURCES_FILE} include it as file:///usr/share/datasets/fashion-mnist/), "
+        f"or add a folder or server that holds the files to the mirrors in {SOURCES_FILE}."
     )
 
 
@@ -190,13 +204,16 @@ def download_all(
     files: dict[str, str],
     mirrors: list[str],
     destination_dir: Path,
-    timeout_seconds: float,
     content_sizes: dict[str, int],
+    idle_timeout_seconds: float,
+    minimum_rate_kb_per_second: float,
+    deadline_floor_seconds: float,
 ) -> dict[Path, str]:
     """Keep every file of `files` (.gz name to SHA-256 of its content) decompressed in `destination_dir`.
 
     Returns each file written, named without `.gz`, with the mirror that served it. `content_sizes`
-    gives each file's content size, which bounds what a mirror may send.
+    gives each file's content size, which bounds what a mirror may send and how long it may take:
+    `deadline_floor_seconds` plus that size at `minimum_rate_kb_per_second`.
     """
     for name in files:
         if name not in content_sizes:
@@ -208,7 +225,10 @@ def download_all(
     written = {}
     for name, sha256 in files.items():
         destination = Path(destination_dir) / name.removesuffix(".gz")
+        deadline_seconds = transfer_deadline_seconds(
+            content_sizes[name], minimum_rate_kb_per_second, deadline_floor_seconds
+        )
         written[destination] = download_file(
-            name, sha256, content_sizes[name], mirrors, destination, timeout_seconds, unreachable
+            name, sha256, content_sizes[name], mirrors, destination, idle_timeout_seconds, deadline_seconds, unreachable
         )
     return written

@@ -1,7 +1,6 @@
 """Read and validate params.yaml, so a bad value stops a stage with an error naming its key."""
 
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 from ruamel.yaml import YAML, YAMLError
 
 from fashion_mnist.errors import ParamsError
-from fashion_mnist.paths import PARAMS_FILE, SOURCE_FILES
+from fashion_mnist.paths import PARAMS_FILE
 
 # The choices of the keys that name one; tests check that the package knows each of them.
 MODEL_NAMES = ("blog_cnn", "vgg_bn")
@@ -83,40 +82,15 @@ def non_negative_number() -> Rule:
     return Rule(lambda value: _is_number(value) and value >= 0, "a finite number >= 0")
 
 
-def url_list() -> Rule:
-    """A non-empty list of http, https or file URLs."""
-    url = re.compile(r"(https?|file)://.+")
-    return Rule(
-        lambda value: (
-            isinstance(value, list)
-            and len(value) > 0
-            and all(isinstance(item, str) and url.fullmatch(item) for item in value)
-        ),
-        "a non-empty list of base URLs (http://, https:// or file://)",
-    )
-
-
-def checksum_map() -> Rule:
-    """A mapping of the four known file names to SHA-256 digests."""
-    sha256 = re.compile(r"[0-9a-f]{64}")
-    return Rule(
-        lambda value: (
-            isinstance(value, dict)
-            and len(value) > 0
-            and all(
-                name in SOURCE_FILES and isinstance(digest, str) and sha256.fullmatch(digest)
-                for name, digest in value.items()
-            )
-        ),
-        f"a mapping of file names ({', '.join(SOURCE_FILES)}) to the SHA-256 "
-        "(64 lowercase hex digits) of each one's decompressed content",
-    )
-
-
 SCHEMA: dict[str, dict[str, Rule]] = {
     # NumPy's and Keras's seeds are unsigned 32-bit integers.
     "base": {"seed": integer(0, 2**32 - 1)},
-    "download": {"mirrors": url_list(), "timeout_seconds": positive_number(), "files": checksum_map()},
+    # The mirrors and checksums are in data/sources.yaml, which fashion_mnist/sources.py checks.
+    "download": {
+        "idle_timeout_seconds": positive_number(),
+        "minimum_rate_kb_per_second": positive_number(),
+        "deadline_floor_seconds": positive_number(),
+    },
     "preprocess": {"max_train_samples": optional(integer(10))},
     "model": {"name": one_of(*MODEL_NAMES)},
     "train": {

@@ -3,6 +3,8 @@
 from pathlib import Path
 
 PARAMS_FILE = Path("params.yaml")
+# The mirrors and checksums of the download stage: data the stage depends on, kept in git.
+SOURCES_FILE = Path("data/sources.yaml")
 
 RAW_DIR = Path("data/raw")
 PREPARED_DIR = Path("data/prepared")
@@ -48,8 +50,8 @@ EXPORT_TIMING = EXPORT_REPORTS / "timing.json"
 # Resume state of interrupted training. Not a DVC output, so `dvc repro` leaves it in place.
 CHECKPOINTS_DIR = Path(".checkpoints")
 
-# The four files as Fashion-MNIST publishes them, which download.files in params.yaml names, with the
-# size of each one's decompressed IDX content: no genuine copy holds more, so a download may not either.
+# The four files as Fashion-MNIST publishes them, which data/sources.yaml names, with the size of
+# each one's decompressed IDX content: no genuine copy holds more, so a download may not either.
 SOURCE_FILES = {
     "train-images-idx3-ubyte.gz": 47_040_016,
     "train-labels-idx1-ubyte.gz": 60_008,

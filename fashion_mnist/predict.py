@@ -32,7 +32,7 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
         "--model",
         type=Path,
         default=paths.FINAL_MODEL,
-        help=f"a .keras model, or an int8 .tflite file from the export stage (default: {paths.FINAL_MODEL})",
+        help=f"a .keras model or the export's int8 .tflite; load only models you trust (default: {paths.FINAL_MODEL})",
     )
     parser.add_argument(
         "--save-input", type=Path, metavar="DIR", help="write the 28x28 image fed to the model as DIR/<photo>_28x28.png"

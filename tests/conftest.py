@@ -16,6 +16,7 @@ PROJECT_FILES = [
     "dvc.yaml",
     "final/dvc.yaml",
     "params.yaml",
+    "data/sources.yaml",
     "requirements-training.txt",
     "requirements-jax.txt",
     "requirements.txt",
@@ -58,6 +59,14 @@ def set_params(project: Path, changes: dict) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def set_sources(project: Path, changes: dict) -> None:
+    """Replace keys (mirrors, files) of the project's data/sources.yaml with `changes`."""
+    path = project / "data/sources.yaml"
+    sources = yaml.safe_load(path.read_text())
+    sources.update(changes)
+    path.write_text(yaml.safe_dump(sources, sort_keys=False))
+
+
 @pytest.fixture
 def mirror(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A folder of synthetic Fashion-MNIST files and their checksums."""
@@ -84,8 +93,8 @@ def copy_project(destination: Path) -> Path:
 def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, str]) -> Path:
     """Copy the project into a new git repository whose download stage reads the synthetic mirror."""
     copy_project(destination)
-    download = {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums}
-    set_params(destination, {"download": download, **QUICK_PARAMS})
+    set_sources(destination, {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums})
+    set_params(destination, QUICK_PARAMS)
     commit(destination, "project")
     return destination
 

@@ -21,19 +21,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_mnist.download import _SafeRedirects, download_all, gzip_size_limit
+from fashion_mnist.download import _SafeRedirects, download_all, gzip_size_limit, transfer_deadline_seconds
 from fashion_mnist.errors import DownloadError
+from fashion_mnist.params import load_params
 from fashion_mnist.paths import SOURCE_FILES
-from tests.conftest import copy_project, run, set_params
+from tests.conftest import REPOSITORY, copy_project, run, set_sources
 from tests.synthetic import FILE_NAMES, dataset_contents, write_dataset
 
 LABELS = FILE_NAMES["train_labels"]
 IMAGES = FILE_NAMES["train_images"]
 
 
-def download(checksums: dict[str, str], mirrors: list[str], destination: Path, timeout_seconds: float = 5):
+def download(
+    checksums: dict[str, str],
+    mirrors: list[str],
+    destination: Path,
+    idle_timeout_seconds: float = 5,
+    minimum_rate_kb_per_second: float = 1,
+    deadline_floor_seconds: float = 5,
+):
     """download_all with the real content sizes; return which mirror served each file, by the name it is kept under."""
-    written = download_all(checksums, mirrors, destination, timeout_seconds, content_sizes=SOURCE_FILES)
+    written = download_all(
+        checksums,
+        mirrors,
+        destination,
+        content_sizes=SOURCE_FILES,
+        idle_timeout_seconds=idle_timeout_seconds,
+        minimum_rate_kb_per_second=minimum_rate_kb_per_second,
+        deadline_floor_seconds=deadline_floor_seconds,
+    )
     assert all(path.parent == destination for path in written)
     return {path.name: mirror for path, mirror in written.items()}
 
@@ -190,7 +206,7 @@ def test_mirrors_that_gzip_differently_give_the_download_stage_byte_identical_fi
     project = copy_project(tmp_path / "project")
     outputs = []
     for folder in (fast, best):
-        set_params(project, {"download": {"mirrors": [folder.as_uri() + "/"], "files": checksums}})
+        set_sources(project, {"mirrors": [folder.as_uri() + "/"], "files": checksums})
         run([sys.executable, "-m", "stages.download"], project)
         raw = sorted((project / "data/raw").iterdir())
         outputs.append({path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in raw})
@@ -262,20 +278,21 @@ def test_when_every_mirror_fails_the_error_lists_each_one_and_the_fix(mirror, si
     closed = closed_port_url()
     mirrors = [closed, silent_server.url, wrong.as_uri(), (tmp_path / "empty").as_uri()]
     with pytest.raises(DownloadError) as raised:
-        download({LABELS: checksums[LABELS]}, mirrors, tmp_path / "raw", timeout_seconds=0.5)
+        download({LABELS: checksums[LABELS]}, mirrors, tmp_path / "raw", idle_timeout_seconds=0.5)
     message = str(raised.value)
     assert f"no mirror delivered {LABELS}" in message
     assert f"{closed}{LABELS}: [Errno 111] Connection refused" in message
     assert f"{silent_server.url}{LABELS}: timed out" in message
     assert f"{wrong.as_uri()}/{LABELS}: decompressed SHA-256 is " in message
     assert f"{(tmp_path / 'empty').as_uri()}/{LABELS}: [Errno 2] No such file or directory" in message
-    assert "apt-get install dataset-fashion-mnist" in message and "download.mirrors" in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert f"add a folder or server that holds the files to the mirrors in {Path('data/sources.yaml')}" in message
     assert not (tmp_path / "raw" / kept(LABELS)).exists(), "nothing unverified reaches the destination"
 
 
 def test_an_unreachable_mirror_is_tried_once_not_once_per_file(mirror, silent_server, tmp_path: Path):
     folder, checksums = mirror
-    sources = download(checksums, [silent_server.url, folder.as_uri()], tmp_path / "raw", timeout_seconds=0.5)
+    sources = download(checksums, [silent_server.url, folder.as_uri()], tmp_path / "raw", idle_timeout_seconds=0.5)
     assert set(sources.values()) == {folder.as_uri()}
     assert len(silent_server.connections) == 1
 
@@ -310,6 +327,10 @@ def test_a_server_that_lacks_one_file_is_still_asked_for_the_others(mirror, http
     assert {sources[kept(name)] for name in checksums if name != IMAGES} == {url}
 
 
+# Each file's deadline, scaled down: the labels' 60,008 bytes at 100 kB/s, plus 0.4 s, is 1.0 s.
+ONE_SECOND_FOR_THE_LABELS = {"minimum_rate_kb_per_second": 100, "deadline_floor_seconds": 0.4}
+
+
 def test_a_server_that_drips_is_abandoned_at_the_deadline(mirror, scripted_server, tmp_path: Path):
     folder, checksums = mirror
     body = (folder / LABELS).read_bytes()  # The genuine file, one byte every 0.1 s: it would take 15 s.
@@ -321,14 +342,58 @@ def test_a_server_that_drips_is_abandoned_at_the_deadline(mirror, scripted_serve
             time.sleep(0.1)
 
     assert len(body) > 100
+    deadline = transfer_deadline_seconds(SOURCE_FILES[LABELS], *ONE_SECOND_FOR_THE_LABELS.values())
+    assert deadline == pytest.approx(1, abs=0.01)
     url = scripted_server(drip)
     started = time.monotonic()
-    assert download({LABELS: checksums[LABELS]}, [url, folder.as_uri()], tmp_path / "raw", timeout_seconds=1) == {
-        kept(LABELS): folder.as_uri()
-    }
+    # Never silent for the idle timeout: only the deadline can stop it.
+    mirrors = [url, folder.as_uri()]
+    sources = download({LABELS: checksums[LABELS]}, mirrors, tmp_path / "raw", **ONE_SECOND_FOR_THE_LABELS)
+    assert sources == {kept(LABELS): folder.as_uri()}
     assert time.monotonic() - started < 2
-    with pytest.raises(DownloadError, match=rf"{url}{LABELS}: gave up after 1 s, with \d+ bytes received: too slow"):
-        download({LABELS: checksums[LABELS]}, [url], tmp_path / "raw", timeout_seconds=1)
+    with pytest.raises(
+        DownloadError, match=rf"{url}{LABELS}: gave up after 1\.0 s, this file's deadline, with \d+ bytes received"
+    ):
+        download({LABELS: checksums[LABELS]}, [url], tmp_path / "raw", **ONE_SECOND_FOR_THE_LABELS)
+
+
+def test_a_slow_steady_server_delivers_though_the_file_takes_longer_than_the_idle_timeout(
+    mirror, scripted_server, tmp_path: Path
+):
+    folder, checksums = mirror
+    body = (folder / LABELS).read_bytes()
+    pieces = [body[start : start + len(body) // 10 + 1] for start in range(0, len(body), len(body) // 10 + 1)]
+
+    def steady(connection: socket.socket):
+        connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for piece in pieces:
+            time.sleep(0.15)
+            connection.sendall(piece)
+
+    url = scripted_server(steady)
+    started = time.monotonic()
+    # A deadline of 0.5 s plus 60,008 bytes at 20 kB/s, 3.5 s in all, against the 1.5 s the file takes.
+    sources = download(
+        {LABELS: checksums[LABELS]},
+        [url],
+        tmp_path / "raw",
+        idle_timeout_seconds=0.5,
+        minimum_rate_kb_per_second=20,
+        deadline_floor_seconds=0.5,
+    )
+    # A single limit of 0.5 s on the whole file, or even of 1 s, would have given up on this healthy server.
+    assert time.monotonic() - started > 1.2
+    assert sources == {kept(LABELS): url}
+    assert (tmp_path / "raw" / kept(LABELS)).read_bytes() == dataset_contents()[LABELS]
+
+
+def test_the_shipped_deadlines_let_the_largest_genuine_copy_through_at_the_minimum_rate():
+    params = load_params(["download"], path=REPOSITORY / "params.yaml")["download"]
+    rate, floor = params["minimum_rate_kb_per_second"], params["deadline_floor_seconds"]
+    assert rate <= 20, "far below any real link: 20 kB/s is a 160 kbit/s line"
+    for name, size in SOURCE_FILES.items():
+        # A stored (uncompressed) gzip, the largest a mirror may send, at exactly the minimum rate.
+        assert gzip_size_limit(size) / (1000 * rate) < transfer_deadline_seconds(size, rate, floor), name
 
 
 def test_a_mirror_too_slow_for_one_file_is_still_asked_for_the_next(mirror, scripted_server, tmp_path: Path):
@@ -345,9 +410,15 @@ def test_a_mirror_too_slow_for_one_file_is_still_asked_for_the_next(mirror, scri
 
     files = {name: checksums[name] for name in (LABELS, FILE_NAMES["test_labels"])}
     started = time.monotonic()
-    assert set(download(files, [scripted_server(drip), folder.as_uri()], tmp_path / "raw", 0.3).values()) == {
-        folder.as_uri()
-    }
+    # Deadlines of about 0.3 s for either file.
+    sources = download(
+        files,
+        [scripted_server(drip), folder.as_uri()],
+        tmp_path / "raw",
+        minimum_rate_kb_per_second=10_000,
+        deadline_floor_seconds=0.3,
+    )
+    assert set(sources.values()) == {folder.as_uri()}
     assert time.monotonic() - started < 1.5
     assert len(connections) == 2, "unlike an unreachable one, a slow mirror may be quick enough for a smaller file"
 
@@ -423,7 +494,7 @@ def test_a_content_length_beyond_the_limit_is_refused_before_any_body(mirror, sc
         DownloadError,
         match=rf"{url}{LABELS}: announced 1,000,000,000 bytes \(Content-Length\), more than the {limit:,} that a gzip",
     ):
-        download({LABELS: checksums[LABELS]}, [url], tmp_path / "raw", timeout_seconds=5)
+        download({LABELS: checksums[LABELS]}, [url], tmp_path / "raw", idle_timeout_seconds=5)
     assert time.monotonic() - started < 1, "it does not wait for the body"
 
 
@@ -440,9 +511,7 @@ def test_the_size_limit_holds_a_stored_gzip_of_incompressible_content_and_little
 def test_a_file_of_unknown_size_is_refused_before_any_download(mirror, tmp_path: Path):
     folder, checksums = mirror
     with pytest.raises(DownloadError, match=r"no content size is known for mnist\.gz, so its download cannot"):
-        download_all(
-            {"mnist.gz": checksums[LABELS]}, [folder.as_uri()], tmp_path / "raw", 5, content_sizes=SOURCE_FILES
-        )
+        download({"mnist.gz": checksums[LABELS]}, [folder.as_uri()], tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
 
 

@@ -60,8 +60,14 @@ def kill_after_checkpoint(project: Path, module: str, stage: str) -> int:
     return json.loads(state.read_text())["epoch"]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_a_killed_stage_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(prepared: Path, tmp_path: Path, stage):
+@pytest.mark.parametrize(("stage", "backend"), [*((stage, "tensorflow") for stage in STAGES), ("train", "jax")])
+def test_a_killed_stage_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(
+    prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str, backend: str
+):
+    # train.backend for DVC, whose command sets KERAS_BACKEND from it; the environment for the stage run directly.
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    prepared = copy_of(prepared, tmp_path / "prepared")
+    set_params(prepared, {"train": {"backend": backend}})
     module, target, reports, model = STAGES[stage]
     if stage == "final-train":
         # It runs after train, whose metrics it depends on.
@@ -87,6 +93,8 @@ def test_a_killed_stage_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(p
             uninterrupted / reports / "metrics.json"
         ).read_bytes()
     assert not (interrupted / ".checkpoints" / stage).exists(), "a finished run clears its resume state"
+    for project in (interrupted, uninterrupted):
+        assert json.loads((project / reports / "environment.json").read_text())["backend"] == backend
     resumed_model, uninterrupted_model = load_model(interrupted / model), load_model(uninterrupted / model)
     for resumed, whole in zip(resumed_model.get_weights(), uninterrupted_model.get_weights(), strict=True):
         np.testing.assert_array_equal(resumed, whole)

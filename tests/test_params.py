@@ -9,7 +9,6 @@ from dvc.utils.hydra import apply_overrides
 
 from fashion_mnist.errors import ParamsError
 from fashion_mnist.params import SCHEMA, load_params
-from fashion_mnist.paths import SOURCE_FILES
 from tests.conftest import REPOSITORY
 
 ALL_SECTIONS = list(SCHEMA)
@@ -31,8 +30,7 @@ def test_the_shipped_params_are_valid_and_complete():
     assert {section: set(values) for section, values in params.items()} == {
         section: set(rules) for section, rules in SCHEMA.items()
     }
-    assert set(params["download"]["files"]) == set(SOURCE_FILES)
-    assert params["download"]["mirrors"][-1] == "file:///usr/share/datasets/fashion-mnist/", "works offline"
+    assert set(params["download"]) == {"idle_timeout_seconds", "minimum_rate_kb_per_second", "deadline_floor_seconds"}
 
 
 @pytest.mark.parametrize(
@@ -41,7 +39,8 @@ def test_the_shipped_params_are_valid_and_complete():
         ("train.learning_rate", "1e-3", 0.001),
         ("train.learning_rate", "1.0e-3", 0.001),
         ("train.weight_decay", "5e-2", 0.05),
-        ("download.timeout_seconds", "1e1", 10.0),
+        ("download.idle_timeout_seconds", "1e1", 10.0),
+        ("download.minimum_rate_kb_per_second", "2.5e1", 25.0),
         ("final.epochs", "auto", "auto"),
         ("final.epochs", "12", 12),
         ("train.early_stopping_patience", "5", 5),
@@ -85,7 +84,8 @@ def test_a_value_set_by_dvc_exp_run_s_is_read(tmp_path: Path):
         ("base.seed", 2**32),
         ("train.learning_rate", float("inf")),
         ("train.learning_rate", float("nan")),
-        ("download.timeout_seconds", float("inf")),
+        ("download.idle_timeout_seconds", float("inf")),
+        ("download.minimum_rate_kb_per_second", float("inf")),
         ("train.validation_split", float("nan")),
         ("train.weight_decay", -0.1),
         ("train.schedule", "step"),
@@ -99,13 +99,10 @@ def test_a_value_set_by_dvc_exp_run_s_is_read(tmp_path: Path):
         ("export.calibration_images", 0),
         ("export.calibration_images", "all"),
         ("export.calibration_images", 300.5),
-        ("download.mirrors", ["ftp://example.com/fashion/"]),
-        ("download.mirrors", ["/usr/share/datasets/fashion-mnist/"]),
-        ("download.files", {"train-images.gz": "0" * 64}),
-        ("download.mirrors", []),
-        ("download.mirrors", "file:///somewhere/"),
-        ("download.timeout_seconds", 0),
-        ("download.files", {"train-images-idx3-ubyte.gz": "not-a-checksum"}),
+        ("download.idle_timeout_seconds", 0),
+        ("download.minimum_rate_kb_per_second", 0),
+        ("download.deadline_floor_seconds", -1),
+        ("download.deadline_floor_seconds", "1 minute"),
     ],
 )
 def test_an_invalid_value_names_its_key(tmp_path: Path, key: str, value):
@@ -120,6 +117,14 @@ def test_an_unknown_key_is_named(tmp_path: Path):
     path = write_params(tmp_path, {"train.epoch": 3})
     with pytest.raises(ParamsError, match=r"unknown key train\.epoch; expected one of epochs, batch_size"):
         load_params(["train"], path=path)
+
+
+@pytest.mark.parametrize("key", ["mirrors", "files"])
+def test_the_download_sources_are_not_params(tmp_path: Path, key: str):
+    # They live in data/sources.yaml, so that `dvc exp show` keeps to what experiments vary.
+    path = write_params(tmp_path, {f"download.{key}": []})
+    with pytest.raises(ParamsError, match=rf"unknown key download\.{key}; expected one of idle_timeout_seconds"):
+        load_params(["download"], path=path)
 
 
 def test_an_unknown_section_is_named(tmp_path: Path):

@@ -9,7 +9,7 @@ import yaml
 
 from fashion_mnist.dataset import CLASS_NAMES, load_split
 from fashion_mnist.paths import SOURCE_FILES
-from tests.conftest import copy_project, run, set_params
+from tests.conftest import copy_project, run, set_sources
 
 DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
 
@@ -22,10 +22,10 @@ pytestmark = [
 def test_download_and_preprocess_give_60000_and_10000_balanced_images(tmp_path: Path):
     project = copy_project(tmp_path / "project")
     # Debian's copy only, so the test never downloads; the checksums are the shipped ones, as published.
-    set_params(project, {"download": {"mirrors": [DEBIAN_COPY.as_uri() + "/"]}})
+    set_sources(project, {"mirrors": [DEBIAN_COPY.as_uri() + "/"]})
     run(["dvc", "repro", "preprocess"], project)
 
-    checksums = yaml.safe_load((project / "params.yaml").read_text())["download"]["files"]
+    checksums = yaml.safe_load((project / "data/sources.yaml").read_text())["files"]
     raw = {path.name: path.read_bytes() for path in (project / "data/raw").iterdir()}
     assert {name: len(content) for name, content in raw.items()} == {
         name.removesuffix(".gz"): size for name, size in SOURCE_FILES.items()

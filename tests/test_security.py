@@ -10,6 +10,7 @@ import pytest
 
 from fashion_mnist.errors import DataError
 from fashion_mnist.loading import load_model
+from fashion_mnist.predict import parse_arguments
 from fashion_mnist.saving import save_model
 from tests.conftest import REPOSITORY
 
@@ -68,6 +69,14 @@ def test_keras_is_pinned_at_or_after_the_safe_mode_fixes():
     assert pinned, "requirements-training.txt pins keras"
     assert tuple(map(int, pinned.groups())) >= (3, 13, 2)
     assert keras.__version__ == ".".join(pinned.groups())
+
+
+def test_the_model_option_says_to_load_only_trusted_models(capsys):
+    # safe_mode has had bypasses, and LiteRT's parser has no safe mode: the user decides what to trust.
+    with pytest.raises(SystemExit):
+        parse_arguments(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--model MODEL a .keras model or the export's int8 .tflite; load only models you trust" in help_text
 
 
 @pytest.mark.parametrize("path", [".dvc/config.local", ".dvc/tmp/anything", ".env"])

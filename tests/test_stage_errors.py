@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run, run_project, set_params
+from tests.conftest import run, run_project, set_params, set_sources
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_a_truncated_raw_file_stops_preprocess(project: Path):
 
 
 def test_no_reachable_mirror_stops_download(project: Path):
-    set_params(project, {"download": {"mirrors": ["http://127.0.0.1:9/", (project / "nowhere").as_uri() + "/"]}})
+    set_sources(project, {"mirrors": ["http://127.0.0.1:9/", (project / "nowhere").as_uri() + "/"]})
     result = run_stage(project, "download")
     assert result.returncode == 1
     assert "error: no mirror delivered train-images-idx3-ubyte.gz" in result.stderr
