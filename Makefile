@@ -3,25 +3,35 @@ PYTHON ?= python3
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: pipeline test test-fast setup offline-data test-packages
+.PHONY: pipeline test test-fast setup test-setup offline-data test-packages
 
 pipeline: setup offline-data
 	dvc repro --all-pipelines
 
-test: setup test-packages
+test: test-setup test-packages
 	ruff check .
 	pytest
 
 # The tests not marked slow: the unit tests, without the end-to-end runs of DVC (see the README).
-test-fast: setup test-packages
+test-fast: test-setup test-packages
 	ruff check .
 	pytest -m "not slow"
 
+# What running needs: the pipeline's pinned requirements, both Keras backends, and this project
+# installed in place, which gives the `fashion-mnist` command.
 setup: $(VENV)/installed
 
-$(VENV)/installed: requirements.txt requirements-training.txt requirements-jax.txt requirements-dev.txt constraints.txt
+$(VENV)/installed: requirements.txt requirements-training.txt requirements-jax.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-jax.txt -c constraints.txt
+	$(VENV)/bin/pip install --quiet --editable . -c constraints.txt
+	touch $@
+
+# What testing adds: pytest, ruff, the S3 test server.
+test-setup: $(VENV)/installed-dev
+
+$(VENV)/installed-dev: $(VENV)/installed requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 

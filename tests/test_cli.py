@@ -1,0 +1,42 @@
+"""The installed `fashion-mnist` command: it works from any folder, and its pins are the project's."""
+
+import re
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+from tests.conftest import REPOSITORY, run
+
+
+def pins(path: Path) -> dict[str, str]:
+    """The `name==version` lines of a requirements file and of those it includes with -r."""
+    found = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("-r "):
+            found |= pins(path.parent / line.split()[1])
+        elif match := re.fullmatch(r"([A-Za-z0-9_.\[\],-]+)==(\S+)", line.split("#")[0].strip()):
+            found[re.sub(r"\[.*\]", "", match.group(1)).lower()] = match.group(2)
+    return found
+
+
+def test_the_command_is_installed_and_runs_from_any_folder(tmp_path: Path):
+    command = shutil.which("fashion-mnist", path=str(Path(sys.executable).parent))
+    assert command, "`make setup` installs the project, which provides the command"
+    shown = run([command, "predict", "--help"], tmp_path)
+    assert "usage: fashion-mnist predict" in shown.stdout and "--model" in shown.stdout
+
+
+def test_the_command_names_its_subcommands_and_refuses_an_unknown_one(tmp_path: Path):
+    bare = run(["fashion-mnist"], tmp_path, check=False)
+    assert bare.returncode == 2 and "usage: fashion-mnist {predict}" in bare.stdout
+    unknown = run(["fashion-mnist", "train"], tmp_path, check=False)
+    assert unknown.returncode == 1 and "error: unknown command 'train'" in unknown.stderr
+
+
+def test_the_package_pins_what_the_requirements_files_pin():
+    declared = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]["dependencies"]
+    required = pins(REPOSITORY / "requirements.txt")
+    for dependency in declared:
+        name, version = dependency.split("==")
+        assert required.get(name.lower()) == version, dependency
