@@ -71,7 +71,7 @@ def test_the_test_suites_time_is_rendered_only_from_its_file(project: Path):
     suite = {"date": "2026-01-02", "cores": 2, "make_test_seconds": 1500.0, "make_test_fast_seconds": 95.0}
     (project / "reports/test_suite.json").write_text(json.dumps(suite))
     assert render_readme.test_times(render_readme.load_reports(project)) == (
-        "Measured 2026-01-02 on 2 CPU cores: `make test` took 25 min, `make test-fast` 1 min 35 s."
+        "Measured 2026-01-02 on 2 CPU cores: `make test` took 25 min, `make test-fast` took 1 min 35 s."
     )
 
 
