@@ -1,0 +1,485 @@
+"""Render the README's figures from the committed reports, so that prose and files cannot drift apart.
+
+    python docs/render_readme.py            # rewrite README.md
+    python docs/render_readme.py --check    # exit 1 and print the difference if README.md is out of date
+
+README.md marks each rendered part `<!-- rendered: NAME -->` ... `<!-- end -->`; the function PARTS[NAME]
+writes what goes between, from the files under reports/, dvc.lock and params.yaml. Everything else in the
+README is left as written. reports/test_suite.json is optional (the suite's measured time, either figure may
+be left out): {"date": "YYYY-MM-DD", "cores": 2, "make_test_seconds": 1234.5, "make_test_fast_seconds": 123.4}.
+"""
+
+import argparse
+import csv
+import difflib
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = re.compile(r"(<!-- rendered: ([a-z0-9-]+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
+
+# The goals the README measures the project against.
+INT8_SIZE_GOAL = 3.5  # times smaller than models/final.keras, at least
+INT8_DROP_GOAL = 0.5  # points of test accuracy lost, at most
+BFLOAT16_GOAL = 2.5  # times the blog loop's epoch throughput
+GPU_ACCURACY_GOAL, GPU_SECONDS_GOAL = 0.95, 120  # test accuracy within this much final retraining
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON file's content, or None when the file does not exist."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_csv(path: Path, delimiter: str = ",") -> list[dict]:
+    """A CSV (or TSV) file's rows as dicts."""
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file, delimiter=delimiter))
+
+
+def read_epochs(folder: Path) -> dict[str, list[float]] | None:
+    """DVCLive's per-epoch TSV files in `folder`: each metric's values, epoch 1 first; None before a run."""
+    if not folder.is_dir():
+        return None
+    return {
+        path.stem: [float(row[path.stem]) for row in sorted(read_csv(path, "\t"), key=lambda row: int(row["step"]))]
+        for path in sorted(folder.glob("*.tsv"))
+    }
+
+
+def load_reports(root: Path) -> dict:
+    """Every committed file the README cites, read once."""
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    jax_pin = re.search(r"^jax==(\S+)$", (root / "requirements-jax.txt").read_text(), re.MULTILINE)
+    return {
+        # The params that made reports/train (and, through the shared train keys, the final model).
+        "params": lock["stages"]["train"]["params"]["params.yaml"],
+        "final_params": yaml.safe_load((root / "params.yaml").read_text())["final"],
+        "train": read_json(root / "reports/train/metrics.json"),
+        "train_timing": read_json(root / "reports/train/timing.json"),
+        "train_epochs": read_epochs(root / "reports/train/plots/metrics"),
+        "final_train_timing": read_json(root / "reports/final-train/timing.json"),
+        "final": read_json(root / "reports/final/metrics.json"),
+        "per_class": read_csv(root / "reports/final/per_class.csv"),
+        "confusion": read_csv(root / "reports/final/confusion.csv"),
+        "data": read_csv(root / "reports/data.csv"),
+        "export": read_json(root / "reports/export/metrics.json"),
+        "export_timing": read_json(root / "reports/export/timing.json"),
+        "benchmark": read_json(root / "reports/benchmark.json"),
+        "gpu": read_json(root / "reports/benchmark_gpu.json"),
+        "jax_pin": jax_pin.group(1),
+        "test_suite": read_json(root / "reports/test_suite.json"),
+    }
+
+
+# Formats.
+
+
+def duration(seconds: float) -> str:
+    """Seconds as the README writes them: 55.7 s, 4 min 23 s."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def gigabytes(megabytes: float) -> str:
+    """Megabytes as gigabytes, two decimals."""
+    return f"{megabytes / 1000:.2f} GB"
+
+
+def pair(text: str) -> str:
+    """A most_confused metric, "Coat -> Shirt (59)", as prose: "Coat → Shirt (59 images)"."""
+    names, count = re.fullmatch(r"(.*) \((\d+)\)", text).groups()
+    return f"{names.replace(' -> ', ' → ')} ({count} images)"
+
+
+def split_sizes(data: list[dict]) -> tuple[int, int]:
+    """Training and test images, from reports/data.csv."""
+    return sum(int(row["train"]) for row in data), sum(int(row["test"]) for row in data)
+
+
+def final_epochs(reports: dict) -> int:
+    """The retraining's epochs: final.epochs, or for `auto` the best epoch of train."""
+    epochs = reports["final_params"]["epochs"]
+    return reports["train"]["best_epoch"] if epochs == "auto" else epochs
+
+
+def gpu_preset(gpu: dict) -> dict:
+    """The GPU run that validation prefers: the highest validation accuracy."""
+    return max(gpu["runs"], key=lambda run: run["val_accuracy"])
+
+
+def throughput(benchmark: dict) -> dict[str, dict]:
+    """The benchmark's epoch-throughput rows by what they time: blog, float32, bfloat16."""
+    rows = {row["variant"]: row for row in benchmark["epoch_throughput"]}
+    return {
+        "blog": rows["blog loop (fit on NumPy, float32)"],
+        "float32": rows["train stage, float32"],
+        "bfloat16": rows["train stage, mixed_bfloat16"],
+    }
+
+
+# The rendered parts, one function each.
+
+
+def pipeline_time(reports: dict) -> str:
+    """How long `make pipeline` trains, from the timing files."""
+    train, final = reports["train_timing"]["train_seconds"], reports["final_train_timing"]["train_seconds"]
+    return (
+        f"Most of `make pipeline` is training: {duration(train)} for `train` and {duration(final)} for "
+        f"`final-train` in the committed run on 2 CPU cores (`train_seconds` in `reports/train/timing.json` and "
+        "`reports/final-train/timing.json`); download, preprocessing, the figures and the export add little."
+    )
+
+
+def results(reports: dict) -> str:
+    """The results table: the committed run, and the GPU preset."""
+    train, final, params = reports["train"], reports["final"], reports["params"]
+    train_timing, final_timing = reports["train_timing"], reports["final_train_timing"]
+    gpu, preset = reports["gpu"], gpu_preset(reports["gpu"])
+    peak = max(train_timing["peak_memory_mb"], final_timing["peak_memory_mb"])
+    return "\n".join(
+        [
+            "| run | precision | epochs | validation accuracy | test accuracy | training time | peak memory "
+            "| commands |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| `{params['model']['name']}` ({train['parameters']:,} parameters), this repository's run on 2 CPU "
+            f"cores | `{params['train']['precision']}` | train {train['epochs']}, best {train['best_epoch']}; "
+            f"final {final_epochs(reports)} | {train['val_accuracy']:.4f} | **{final['test_accuracy']:.4f}** "
+            f"| train {duration(train_timing['train_seconds'])}, final {duration(final_timing['train_seconds'])} "
+            f"| {gigabytes(peak)} | `make pipeline` |",
+            f"| {preset['run']}, on an {gpu['gpu']} (`{gpu['backend']}` backend) | `{preset['precision']}` "
+            f"| train {preset['train_epochs']}, best {preset['best_epoch']}; final {preset['final_epochs']} "
+            f"| {preset['val_accuracy']:.4f} | **{preset['test_accuracy']:.4f}** "
+            f"| train {duration(preset['train_seconds'])}, final {duration(preset['final_train_seconds'])} "
+            "| | [A GPU](#a-gpu) |",
+        ]
+    )
+
+
+def blog_curves(reports: dict) -> str:
+    """What the learning curves show, from train's per-epoch files, and what the final stages made of it."""
+    train, final, epochs = reports["train"], reports["final"], reports["train_epochs"]
+    n_train, _ = split_sizes(reports["data"])
+    lines = [f"With the default params the train stage runs the blog's {train['epochs']} epochs."]
+    if epochs:
+        later = epochs["val_accuracy"][4:]
+        losses = epochs["val_loss"]
+        lowest = losses.index(min(losses))
+        lines.append(
+            f"Validation accuracy is {epochs['val_accuracy'][4]:.3f} at epoch 5 and stays between {min(later):.3f} "
+            f"and {max(later):.3f} after it, while the training accuracy climbs to {epochs['accuracy'][-1]:.3f} and "
+            f"the validation loss rises from {losses[lowest]:.3f} at epoch {lowest + 1} to {losses[-1]:.3f} at "
+            f"epoch {len(losses)}: the model overfits, as the notebook showed."
+        )
+    retraining = final_epochs(reports)
+    lines.append(
+        f"The train stage keeps the weights of the best validation epoch ({train['best_epoch']} here, validation "
+        f"accuracy {train['val_accuracy']:.4f}) in `models/model.keras`; `final-train` retrains on all "
+        f"{n_train:,} training images for {retraining} epochs (`final.epochs: {reports['final_params']['epochs']}`) "
+        f"rather than {train['epochs']}, and `final-evaluate` scores that model once: test accuracy "
+        f"{final['test_accuracy']:.4f}, test loss {final['test_loss']:.3f}."
+    )
+    return "\n".join(lines)
+
+
+def hardest_class(reports: dict) -> str:
+    """The class with the lowest F1 on the test set, and what it is taken for."""
+    hardest = min(reports["per_class"], key=lambda row: float(row["f1"]))
+    name = hardest["class"]
+    taken_for = Counter(
+        row["predicted"] for row in reports["confusion"] if row["actual"] == name and row["predicted"] != name
+    )
+    top = [f"{predicted} ({count})" for predicted, count in taken_for.most_common(3)]
+    return (
+        f"The hardest class is {name} (F1 {float(hardest['f1']):.3f}, the lowest): its test images are most often "
+        f"taken for {', '.join(top[:-1])} and {top[-1]}."
+    )
+
+
+def most_confused(reports: dict) -> str:
+    """The three most frequent mistakes, and their share of all mistakes."""
+    final = reports["final"]
+    _, n_test = split_sizes(reports["data"])
+    pairs = [final[f"most_confused_{rank}"] for rank in (1, 2, 3)]
+    counts = sum(int(re.search(r"\((\d+)\)$", text).group(1)) for text in pairs)
+    mistakes = round((1 - final["test_accuracy"]) * n_test)
+    return (
+        f"For the committed model they are {pair(pairs[0])}, {pair(pairs[1])} and {pair(pairs[2])}: together "
+        f"{counts} of its {mistakes:,} mistakes on the {n_test:,} test images."
+    )
+
+
+def vgg_bn_benchmark(reports: dict) -> str:
+    """How fast the benchmark's run of the vgg_bn recipe reached its target."""
+    strong, date = reports["benchmark"]["strong_model"], reports["benchmark"]["date"]
+    reached = (
+        f"reached {strong['target_val_accuracy']} after {duration(strong['seconds_to_target'])} "
+        f"({strong['epochs_run']} epochs, {strong['seconds_per_epoch']} s each)"
+        if strong["seconds_to_target"] is not None
+        else f"did not reach {strong['target_val_accuracy']} in {strong['epochs_run']} epochs"
+    )
+    return (
+        f"On 2 CPU cores, the benchmark's run of this recipe ({strong['variant']}, {date}, "
+        f"[`reports/benchmark.json`](reports/benchmark.json)) {reached}; its best validation accuracy was "
+        f"{strong['best_val_accuracy']}."
+    )
+
+
+def bfloat16(reports: dict) -> str:
+    """bfloat16 against float32 in the benchmark, epoch for epoch."""
+    rows, machine = throughput(reports["benchmark"]), reports["benchmark"]["machine"]
+    f32, bf16 = rows["float32"], rows["bfloat16"]
+    native = "with" if machine["avx512_bf16"] else "without"
+    return (
+        f"On the benchmark's {machine['cpu']} ({machine['cores']} cores, {native} AVX512_BF16) the train stage's "
+        f"fastest epoch took {bf16['fastest_epoch_seconds']} s in mixed bfloat16 against "
+        f"{f32['fastest_epoch_seconds']} s in float32, "
+        f"{f32['fastest_epoch_seconds'] / bf16['fastest_epoch_seconds']:.2f} times faster; the best validation "
+        f"accuracy after {len(bf16['epoch_seconds'])} epochs was {bf16['best_val_accuracy']} against "
+        f"{f32['best_val_accuracy']} ([Performance](#performance))."
+    )
+
+
+def export(reports: dict) -> str:
+    """The float and int8 models side by side, and the goal."""
+    metrics, timing, params = reports["export"], reports["export_timing"], reports["params"]
+    met = metrics["size_ratio"] >= INT8_SIZE_GOAL and metrics["accuracy_drop_points"] <= INT8_DROP_GOAL
+    return "\n".join(
+        [
+            "| model | size, bytes | test accuracy | top-1 agreement | one image, ms (median) "
+            "| images per second, batches of 1,000 |",
+            "|---|---|---|---|---|---|",
+            f"| `{params['model']['name']}`, `models/final.keras` | {metrics['float_bytes']:,} "
+            f"| {metrics['float_test_accuracy']:.4f} | | {timing['float_single_image_ms']} "
+            f"| {timing['float_images_per_second']:,} |",
+            f"| `{params['model']['name']}`, `models/final_int8.tflite` | {metrics['int8_bytes']:,} "
+            f"(**{metrics['size_ratio']}× smaller**) | {metrics['int8_test_accuracy']:.4f} "
+            f"(**{metrics['accuracy_drop_points']} points lost**) | {metrics['top1_agreement']:.2%} "
+            f"| {timing['int8_single_image_ms']} | {timing['int8_images_per_second']:,} |",
+            "",
+            f"The model {'meets' if met else 'misses'} the goal. One image through Keras takes "
+            f"{timing['float_single_image_ms']} ms, mostly the cost of a call into TensorFlow; the interpreter takes "
+            f"{timing['int8_single_image_ms'] * 1000:.0f} µs.",
+        ]
+    )
+
+
+def performance(reports: dict) -> str:
+    """The benchmark's tables and what they say against the goals."""
+    benchmark = reports["benchmark"]
+    machine, rows, costs = benchmark["machine"], throughput(benchmark), benchmark["pipeline"]
+    stages = costs["stages"]
+    yes = {True: "yes", False: "no"}
+    lines = [
+        f"Measured {benchmark['date']} on {machine['cpu']}, {machine['cores']} cores (AVX512_BF16: "
+        f"{yes[machine['avx512_bf16']]}, AMX: {yes[machine['amx_bf16']]}, GPUs: {', '.join(machine['gpus']) or 'none'}"
+        f"), Keras {machine['keras']} on TensorFlow {machine['tensorflow-cpu']}, on the real data. The three loops "
+        f"take turns, one epoch each, {len(rows['blog']['epoch_seconds'])} epochs; the first epoch, which includes "
+        "tracing, is left out.",
+        "",
+        "| training loop, blog model | s per epoch (median) | speed-up over the blog's loop (median) "
+        "| fastest epoch, s | speed-up (fastest epochs) | s to 0.92 val. accuracy | best val. accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in benchmark["epoch_throughput"]:
+        reached = row["seconds_to_0.92_val_accuracy"]
+        lines.append(
+            f"| {row['variant']} | {row['seconds_per_epoch']} | {row['speedup_over_blog_loop']}× "
+            f"| {row['fastest_epoch_seconds']} | {row['fastest_speedup_over_blog_loop']}× "
+            f"| {'not reached' if reached is None else reached} | {row['best_val_accuracy']} |"
+        )
+    bf16, f32 = rows["bfloat16"], rows["float32"]
+    speedup = bf16["fastest_speedup_over_blog_loop"]
+    short = f", short of the {BFLOAT16_GOAL}× aimed at" if speedup < BFLOAT16_GOAL else ""
+    lines += [
+        "",
+        "This shared machine now and then runs an epoch at half speed, whichever loop it falls on, so the medians "
+        "swing with that luck; the fastest epoch is the speed without the interference, and the speed-ups that count "
+        f"are those: **{speedup}× for bfloat16**{short}, and {f32['fastest_speedup_over_blog_loop']}× for the "
+        "float32 path against the blog's loop.",
+        "",
+        "| stage | wall time, s | peak memory, MB |",
+        "|---|---|---|",
+        *(f"| {name} | {stage['seconds']} | {stage['peak_memory_mb']:.0f} |" for name, stage in stages.items()),
+    ]
+    if "final-train" not in stages:
+        lines += ["", "(A run from before `final-train` was its own stage: the `final-evaluate` row includes it.)"]
+    lines += [
+        "",
+        f"- No-op `dvc repro`: {costs['no_op_dvc_repro_seconds']} s.",
+        f"- `dvc pull` of both models into a fresh clone: {costs['dvc_pull_models_seconds']} s, against "
+        f"{costs['training_seconds']} s of training: {costs['pull_speedup_over_training']:.0f}× faster.",
+        "",
+        f"Against the goals: the train stage's peak memory ({stages['train']['peak_memory_mb']:.0f} MB) is "
+        f"{'under' if stages['train']['peak_memory_mb'] < 1000 else 'over'} 1 GB, a no-op `dvc repro` takes "
+        f"{costs['no_op_dvc_repro_seconds']} s against the 3 s allowed, and `dvc pull` is "
+        f"{costs['pull_speedup_over_training']:.0f} times faster than retraining, against the 100 times asked. "
+        f"The pipeline's float32 path runs at the speed of the blog's loop ({f32['fastest_epoch_seconds']} s against "
+        f"{rows['blog']['fastest_epoch_seconds']} s, fastest epochs): the generator that shuffles by (seed, epoch) "
+        "costs nothing measurable. What is left is the arithmetic of the convolutions on "
+        f"{machine['cores']} cores, which bfloat16 cuts by "
+        f"{1 - bf16['fastest_epoch_seconds'] / f32['fastest_epoch_seconds']:.0%}. The `plot` stage loads the model "
+        f"to draw the convolution figure, hence its {stages['plot']['peak_memory_mb']:.0f} MB.",
+    ]
+    return "\n".join(lines)
+
+
+def gpu(reports: dict) -> str:
+    """The GPU runs: where, with what, the table, and the preset's command."""
+    gpu, cpu_seconds = reports["gpu"], reports["train_timing"]["train_seconds"]
+    blog = next(run for run in gpu["runs"] if run["params"]["model.name"] == "blog_cnn")
+    preset = gpu_preset(gpu)
+    others = [run for run in gpu["runs"] if run is not preset and run["test_accuracy"] > preset["test_accuracy"]]
+    precisions = sorted({run["precision"] for run in gpu["runs"]})
+    settings = [f"-S {key}={str(value).lower()}" for key, value in preset["params"].items()]
+    settings += [f"-S train.precision={preset['precision']}", f"-S train.backend={gpu['backend']}"]
+    # Three settings a line, as the README writes long commands.
+    command = " \\\n    ".join(" ".join(settings[at : at + 3]) for at in range(0, len(settings), 3))
+    goal = preset["test_accuracy"] >= GPU_ACCURACY_GOAL and preset["final_train_seconds"] <= GPU_SECONDS_GOAL
+    lines = [
+        f"Measured {gpu['date']} on an {gpu['gpu']} with Keras {gpu['keras']} on JAX {gpu['jax']} (that machine's "
+        f"own CUDA build, newer than the {reports['jax_pin']} that `requirements-jax.txt` pins), running the stage "
+        f"scripts on the real prepared data, in {', '.join(precisions)} "
+        "([`reports/benchmark_gpu.json`](reports/benchmark_gpu.json), single runs):",
+        "",
+        "| run | train: epochs, s per epoch | validation accuracy (best epoch) | final retraining | test accuracy |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {run['run']} | {run['train_epochs']} in {run['train_seconds']} s, {run['train_seconds_per_epoch']} s "
+            f"each | {run['val_accuracy']} ({run['best_epoch']}) | {run['final_epochs']} epochs, "
+            f"{run['final_train_seconds']} s | {run['test_accuracy']} |"
+            for run in gpu["runs"]
+        ),
+        "",
+        "The seconds per epoch include the first epoch's compilation and each epoch's validation. The blog model's "
+        f"train stage took {blog['train_seconds']} s there, against {duration(cpu_seconds)} for this repository's "
+        f"run on 2 CPU cores in `{reports['params']['train']['precision']}` (`reports/train/timing.json`). "
+        f"The GPU preset is the run validation prefers ({preset['val_accuracy']}):",
+        "",
+        "```bash",
+        f"dvc exp run -n gpu-preset {command}",
+        "dvc exp apply gpu-preset && dvc repro final/dvc.yaml",
+        "```",
+        "",
+        f"Its final model scores {preset['test_accuracy']} on the test set after "
+        f"{duration(preset['final_train_seconds'])} of retraining: **the goal of {GPU_ACCURACY_GOAL} within "
+        f"{GPU_SECONDS_GOAL // 60} minutes of training is {'reached' if goal else 'not reached'}.**",
+    ]
+    for run in others:
+        lines[-1] += (
+            f" The run *{run['run']}* happened to score {run['test_accuracy']} on the test set, but validation ranks "
+            f"it lower ({run['val_accuracy']}), and validation alone chooses."
+        )
+    return "\n".join(lines)
+
+
+def metrics_show(reports: dict) -> str:
+    """What `dvc metrics show reports/train/metrics.json` prints for the committed run."""
+    path = "reports/train/metrics.json"
+    metrics = {key: round(value, 5) if isinstance(value, float) else value for key, value in reports["train"].items()}
+    columns = [("Path", path)] + [(key, str(metrics[key])) for key in sorted(metrics)]
+    # DVC pads the path by 2 and each number by 4, and nothing after the last column.
+    widths = [len(path) + 2] + [max(len(key), len(value)) + 4 for key, value in columns[1:]]
+    header = "".join(key.ljust(width) for (key, _), width in zip(columns, widths, strict=True))
+    values = "".join(value.ljust(width) for (_, value), width in zip(columns, widths, strict=True))
+    return "\n".join(["```", header.rstrip(), values.rstrip(), "```"])
+
+
+def sweep_memory(reports: dict) -> str:
+    """What each queue worker costs, from the train stage's timing file."""
+    peak = reports["train_timing"]["peak_memory_mb"]
+    return (
+        "Each worker runs its experiment in a copy of the project under `.dvc/tmp/exps/`, and is a whole training "
+        f"process: the train stage's peak memory ({gigabytes(peak)} in `reports/train/timing.json`) each, and "
+        "TensorFlow's threads on every core. On a small machine, N is at most the free memory divided by that, "
+        "and more workers than cores only share the same cores: on 2 cores, `-j 2` at most. Workers exit shortly "
+        "after the queue is empty; `dvc queue stop --kill` stops them at once, killing the experiments still running."
+    )
+
+
+def pull_time(reports: dict) -> str:
+    """How long a pull takes against training, from the timing files and the benchmark."""
+    training = reports["train_timing"]["train_seconds"] + reports["final_train_timing"]["train_seconds"]
+    costs = reports["benchmark"]["pipeline"]
+    return (
+        "In a fresh clone (on the same machine with the default remote, or anywhere with an S3 or SSH remote), fetch "
+        f"the trained models instead of training for {duration(training)}; from the default remote the benchmark's "
+        f"`dvc pull` of both models took {costs['dvc_pull_models_seconds']} s:"
+    )
+
+
+def test_times(reports: dict) -> str:
+    """The test suite's measured time, when reports/test_suite.json holds it; nothing otherwise."""
+    suite = reports["test_suite"] or {}
+    commands = {"make_test_seconds": "`make test`", "make_test_fast_seconds": "`make test-fast`"}
+    times = [f"{command} took {duration(suite[key])}" for key, command in commands.items() if key in suite]
+    if not times:
+        return ""
+    return f"Measured {suite['date']} on {suite['cores']} CPU cores: {', '.join(times)}."
+
+
+PARTS = {
+    "pipeline-time": pipeline_time,
+    "results": results,
+    "blog-curves": blog_curves,
+    "hardest-class": hardest_class,
+    "most-confused": most_confused,
+    "vgg-bn-benchmark": vgg_bn_benchmark,
+    "bfloat16": bfloat16,
+    "export": export,
+    "performance": performance,
+    "gpu": gpu,
+    "metrics-show": metrics_show,
+    "sweep-memory": sweep_memory,
+    "pull-time": pull_time,
+    "test-times": test_times,
+}
+
+
+def render(readme: str, reports: dict) -> str:
+    """`readme` with every rendered part rewritten from `reports`."""
+    names = [match.group(2) for match in MARKER.finditer(readme)]
+    unknown = sorted(set(names) - set(PARTS))
+    if unknown:
+        raise ValueError(f"README.md: no renderer for the part {unknown[0]!r}; expected one of {', '.join(PARTS)}")
+    missing = [name for name in PARTS if name not in names]
+    if missing:
+        raise ValueError(f"README.md: the part {missing[0]!r} is not marked (<!-- rendered: {missing[0]} -->)")
+    if readme.count("<!-- rendered: ") != len(names):
+        raise ValueError("README.md: a `<!-- rendered: NAME -->` marker has no `<!-- end -->` after it")
+
+    def rendered(match: re.Match) -> str:
+        text = PARTS[match.group(2)](reports)
+        return match.group(1) + (text + "\n" if text else "") + match.group(4)
+
+    return MARKER.sub(rendered, readme)
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
+    """Rewrite README.md, or with --check say whether it is up to date."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README.md is out of date")
+    arguments = parser.parse_args(argv)
+    readme_path = root / "README.md"
+    readme = readme_path.read_text()
+    expected = render(readme, load_reports(root))
+    if not arguments.check:
+        readme_path.write_text(expected)
+        return 0
+    if expected == readme:
+        return 0
+    sys.stdout.writelines(
+        difflib.unified_diff(readme.splitlines(True), expected.splitlines(True), "README.md", "README.md (rendered)")
+    )
+    print("README.md is out of date: run `python docs/render_readme.py`")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The README's figures are those of the committed reports, rendered by docs/render_readme.py."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from docs import render_readme
+
+ROOT = Path(__file__).resolve().parent.parent
+# What the renderer reads: the reports, the lock file of the run, params and the JAX pin.
+CITED = ["README.md", "reports", "dvc.lock", "params.yaml", "requirements-jax.txt"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the files the README's figures come from."""
+    for name in CITED:
+        source, destination = ROOT / name, tmp_path / name
+        if source.is_dir():
+            shutil.copytree(source, destination)
+        else:
+            shutil.copy(source, destination)
+    return tmp_path
+
+
+def edit_json(path: Path, **changes) -> None:
+    """Change some keys of a JSON file."""
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}, indent=2) + "\n")
+
+
+def test_the_committed_readme_is_the_rendering_of_the_committed_reports():
+    readme = (ROOT / "README.md").read_text()
+    assert render_readme.render(readme, render_readme.load_reports(ROOT)) == readme, (
+        "README.md is out of date: run `python docs/render_readme.py`"
+    )
+
+
+def test_a_changed_number_in_a_report_changes_the_readme_and_the_check_fails(project: Path, capsys):
+    edit_json(project / "reports/final/metrics.json", test_accuracy=0.5)
+    assert render_readme.main(["--check"], root=project) == 1
+    printed = capsys.readouterr().out
+    assert "+" in printed and "0.5000" in printed, "the difference shows the new figure"
+    assert render_readme.main([], root=project) == 0
+    assert "**0.5000**" in (project / "README.md").read_text()
+    assert render_readme.main(["--check"], root=project) == 0, "once rewritten, the README is up to date"
+
+
+def test_the_learning_curves_are_described_from_trains_per_epoch_files(project: Path):
+    epochs = project / "reports/train/plots/metrics"
+    shutil.rmtree(epochs, ignore_errors=True)
+    epochs.mkdir(parents=True)
+    values = {
+        "accuracy": [0.8, 0.85, 0.88, 0.9, 0.91, 0.95],
+        "val_accuracy": [0.80, 0.84, 0.86, 0.88, 0.897, 0.893],
+        "val_loss": [0.5, 0.4, 0.35, 0.31, 0.33, 0.41],
+    }
+    for name, column in values.items():
+        rows = "".join(f"{step}\t{value}\n" for step, value in enumerate(column, start=1))
+        (epochs / f"{name}.tsv").write_text(f"step\t{name}\n{rows}")
+    text = render_readme.blog_curves(render_readme.load_reports(project))
+    assert "0.897 at epoch 5 and stays between 0.893 and 0.897" in text
+    assert "training accuracy climbs to 0.950" in text
+    assert "rises from 0.310 at epoch 4 to 0.410 at epoch 6" in text
+
+
+def test_the_test_suites_time_is_rendered_only_from_its_file(project: Path):
+    (project / "reports/test_suite.json").unlink(missing_ok=True)
+    assert render_readme.test_times(render_readme.load_reports(project)) == ""
+    suite = {"date": "2026-01-02", "cores": 2, "make_test_seconds": 1500.0, "make_test_fast_seconds": 95.0}
+    (project / "reports/test_suite.json").write_text(json.dumps(suite))
+    assert render_readme.test_times(render_readme.load_reports(project)) == (
+        "Measured 2026-01-02 on 2 CPU cores: `make test` took 25 min, `make test-fast` took 1 min 35 s."
+    )
+
+
+def test_a_part_without_a_renderer_is_named():
+    with pytest.raises(ValueError, match="no renderer for the part 'nonsense'"):
+        render_readme.render("<!-- rendered: nonsense -->\n<!-- end -->\n", {})
+
+
+def test_a_part_the_readme_does_not_mark_is_named():
+    readme = (ROOT / "README.md").read_text().replace("<!-- rendered: gpu -->", "<!-- gpu -->")
+    with pytest.raises(ValueError, match="the part 'gpu' is not marked"):
+        render_readme.render(readme, render_readme.load_reports(ROOT))
+
+
+def test_a_part_without_its_end_marker_is_refused():
+    readme = (ROOT / "README.md").read_text() + "\n<!-- rendered: gpu -->\nno end\n"
+    with pytest.raises(ValueError, match="has no `<!-- end -->`"):
+        render_readme.render(readme, render_readme.load_reports(ROOT))
