@@ -250,6 +250,8 @@ def export(reports: dict) -> str:
     """The float and int8 models side by side, and the goal."""
     metrics, timing, params = reports["export"], reports["export_timing"], reports["params"]
     met = metrics["size_ratio"] >= INT8_SIZE_GOAL and metrics["accuracy_drop_points"] <= INT8_DROP_GOAL
+    drop = metrics["accuracy_drop_points"]
+    change = f"{drop} points lost" if drop >= 0 else f"{-drop} points gained"
     return "\n".join(
         [
             "| model | size, bytes | test accuracy | top-1 agreement | one image, ms (median) "
@@ -260,7 +262,7 @@ def export(reports: dict) -> str:
             f"| {timing['float_images_per_second']:,} |",
             f"| `{params['model']['name']}`, `models/final_int8.tflite` | {metrics['int8_bytes']:,} "
             f"(**{metrics['size_ratio']}× smaller**) | {metrics['int8_test_accuracy']:.4f} "
-            f"(**{metrics['accuracy_drop_points']} points lost**) | {metrics['top1_agreement']:.2%} "
+            f"(**{change}**) | {metrics['top1_agreement']:.2%} "
             f"| {timing['int8_single_image_ms']} | {timing['int8_images_per_second']:,} |",
             "",
             f"The model {'meets' if met else 'misses'} the goal. One image through Keras takes "
