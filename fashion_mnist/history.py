@@ -37,7 +37,7 @@ def summarize_history(history: pd.DataFrame) -> dict:
 
 
 def read_best_epoch(path: Path) -> int:
-    """The `best_epoch` that `summarize_history` wrote into the train stage's metrics file."""
+    """The `best_epoch` that the train stage wrote into `path` (its metrics, or the file of the best epoch alone)."""
     try:
         best = json.loads(Path(path).read_text()).get("best_epoch")
     except FileNotFoundError:

@@ -23,6 +23,8 @@ TRAIN_REPORTS = REPORTS_DIR / "train"
 # DVCLive writes each epoch's metrics under <reports>/plots/metrics/, a TSV file per metric.
 TRAIN_EPOCHS = TRAIN_REPORTS / "plots" / "metrics"
 TRAIN_METRICS = TRAIN_REPORTS / "metrics.json"
+# The epoch validation chose, alone in its file: final-train depends on it and on nothing else of train's.
+BEST_EPOCH = TRAIN_REPORTS / "best_epoch.json"
 TRAIN_TIMING = TRAIN_REPORTS / "timing.json"
 MODEL_SUMMARY = TRAIN_REPORTS / "model_summary.txt"
 TRAIN_ENVIRONMENT = TRAIN_REPORTS / "environment.json"

@@ -30,7 +30,7 @@ def main() -> None:
     check_backend(train["backend"])
     epochs = params["final"]["epochs"]
     if epochs == "auto":
-        epochs = read_best_epoch(paths.TRAIN_METRICS)
+        epochs = read_best_epoch(paths.BEST_EPOCH)
         print(f"final.epochs is auto: {epochs} epochs, the best validation epoch of train")
     make_deterministic(seed)
     policy = set_precision(train["precision"])

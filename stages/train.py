@@ -91,6 +91,7 @@ def main() -> None:
     )
     # After DVCLive's last summary of the latest epoch: the metrics are those of the best one.
     write_json(paths.TRAIN_METRICS, metrics)
+    write_json(paths.BEST_EPOCH, {"best_epoch": metrics["best_epoch"]})
     write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     clear_checkpoint(CHECKPOINT_DIR)
     print(
