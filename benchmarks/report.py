@@ -39,9 +39,10 @@ def markdown(report: dict) -> str:
     lines += [f"| {name} | {stage['seconds']} | {stage['peak_memory_mb']} |" for name, stage in costs["stages"].items()]
     lines += [
         "",
-        f"- No-op `dvc repro`: {costs['no_op_dvc_repro_seconds']} s.",
+        f"- No-op `dvc repro --all-pipelines`: {costs['no_op_dvc_repro_seconds']} s.",
         f"- `dvc pull` of both models into a fresh clone: {costs['dvc_pull_models_seconds']} s, against "
-        f"{costs['training_seconds']} s of training: {costs['pull_speedup_over_training']}× faster.",
+        f"{costs['training_seconds']} s of training (train and final-train): "
+        f"{costs['pull_speedup_over_training']}× faster.",
     ]
     lines += [
         f"- Inference with `{row['model']}`: {row['images_per_second']:,} images per second in batches of 1,000, "

@@ -1,10 +1,14 @@
-"""Speed, memory and cost of the pipeline against the blog's own loop, measured side by side on this machine.
+"""Speed, memory and cost of the pipeline against the blog's own loop, measured on this machine.
 
-    python -m benchmarks.speed            # the full benchmark on the real data (about 20 minutes on 2 cores)
-    python -m benchmarks.speed --quick    # every measurement on tiny data, in a minute or two
+    python -m benchmarks.speed            # the full benchmark on the real data (about 25 minutes on 2 cores)
+    python -m benchmarks.speed --quick    # every measurement on tiny data, in a few minutes
 
-Writes reports/benchmark.json (or --output) and prints a markdown table. Run it from the repository
-root after `dvc repro` (the full mode reads data/prepared/train.npz and the trained models).
+In a scratch copy of the project it runs every stage of dvc.yaml and final/dvc.yaml (downloading the
+data, or in quick mode tiny synthetic data), then times training epochs on that copy's training images:
+the blog's loop, then the train stage's own `train_model` in float32 and in bfloat16, one after the
+other (see benchmarks/throughput.py for what the median and the fastest epoch say), then the models'
+inference. Run it from the repository root; it writes reports/benchmark.json (or --output) and prints
+the README's markdown tables.
 """
 
 import argparse
@@ -32,7 +36,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="fashion-mnist-benchmark-") as scratch:
         project = scratch_project(Path(scratch), arguments.quick)
-        print("pipeline: each stage, a no-op dvc repro, dvc pull against training", flush=True)
+        print("pipeline: each stage of both pipeline files, a no-op dvc repro, dvc pull against training", flush=True)
         pipeline = pipeline_costs(project)
         images, labels = load_split(project / paths.TRAIN_DATA)
         print("epoch throughput: each loop in turn, to its end", flush=True)
