@@ -17,7 +17,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.inference import inference, int8_inference
+from benchmarks.inference import inference
 from benchmarks.machine import machine
 from benchmarks.pipeline import pipeline_costs, scratch_project
 from benchmarks.report import markdown
@@ -49,12 +49,9 @@ def main() -> None:
         test_images, _ = load_split(project / paths.TEST_DATA)
         repeats = 2 if arguments.quick else 20
         speeds = [
-            inference(project / model, test_images, repeats) | {"model": str(model)}
-            for model in (paths.MODEL, paths.FINAL_MODEL)
+            {"model": str(model), **inference(project / model, test_images, repeats)}
+            for model in (paths.MODEL, paths.FINAL_MODEL, paths.INT8_MODEL)
         ]
-        speeds.append(
-            int8_inference(project / paths.INT8_MODEL, test_images, repeats) | {"model": str(paths.INT8_MODEL)}
-        )
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "quick": arguments.quick,
