@@ -11,8 +11,8 @@ from pathlib import Path
 from dvc.repo import Repo
 from dvc.repo.reproduce import plan_repro
 
-# The stages that train a model, as DVC names them: their time is what `dvc pull` saves.
-TRAINING_STAGES = ("train", "final/dvc.yaml:final-train")
+# The stages that train a model: their time is what `dvc pull` saves.
+TRAINING_STAGES = ("train", "final-train")
 
 # A child's peak memory counts what it inherited at fork, and this process holds TensorFlow. So a small
 # interpreter starts the command and reports the command's own peak, in kilobytes, on its last line.
@@ -36,16 +36,19 @@ def scratch_project(root: Path, quick: bool) -> Path:
 
 
 def pipeline_stages(project: Path) -> list[tuple[str, str, Path]]:
-    """Each stage of both pipeline files in the order `dvc repro --all-pipelines` runs them: its name as
-    DVC gives it, its command with the params filled in, and the folder it runs in."""
+    """Each stage of both pipeline files in the order `dvc repro --all-pipelines` runs them: its name, its
+    command with the params filled in, and the folder it runs in.
+
+    The names are the stages' own (`final-train`, not DVC's `final/dvc.yaml:final-train`), as the reports
+    have always named them; a name in both files is refused, since one stage's figures would hide the other's.
+    """
     stages = []
     with Repo(str(project)) as repo:
         for stage in plan_repro(repo.index.graph):
-            # DVC's names are relative to where it runs; these are those of a run in the project's root.
-            file = Path(stage.path).resolve().relative_to(Path(project).resolve())
-            name = stage.name if file == Path("dvc.yaml") else f"{file.as_posix()}:{stage.name}"
+            if stage.name in [name for name, _, _ in stages]:
+                raise ValueError(f"two stages are named {stage.name!r}; the benchmark reports each stage by its name")
             command = " && ".join([stage.cmd] if isinstance(stage.cmd, str) else stage.cmd)
-            stages.append((name, command, Path(stage.wdir)))
+            stages.append((stage.name, command, Path(stage.wdir)))
     return stages
 
 

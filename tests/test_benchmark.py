@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from benchmarks.pipeline import pipeline_stages
 from benchmarks.throughput import EpochTimes, throughput_row
-from tests.conftest import EXPORT, FINAL_EVALUATE, FINAL_TRAIN, REPOSITORY, environment
+from tests.conftest import REPOSITORY, copy_project, environment
 
 # What the quick mode runs: epochs per loop, and at most these for vgg_bn.
 QUICK_EPOCHS, QUICK_STRONG_EPOCHS = 3, 2
+# The stages of dvc.yaml, then those of final/dvc.yaml, in the order `dvc repro --all-pipelines` runs them.
+STAGES = ["download", "preprocess", "train", "plot", "final-train", "final-evaluate", "export"]
 
 
 def epoch_times(variant: str, ended: list[float], val_accuracy: list[float]) -> EpochTimes:
@@ -37,6 +41,25 @@ def test_the_figures_leave_the_first_epoch_out_and_compare_medians_and_fastest_e
     assert row["epochs_timed"] == 3 and row["epoch_seconds"] == [9.0, 1.0, 2.0, 1.0]
     assert row["seconds_to_0.92_val_accuracy"] == 10.0 and row["best_val_accuracy"] == 0.93
     assert throughput_row(blog, blog=blog)["speedup_over_blog_loop"] == 1.0
+
+
+def test_the_benchmark_runs_each_stage_of_both_pipeline_files_with_its_own_command(tmp_path: Path):
+    project = copy_project(tmp_path / "project")
+    stages = pipeline_stages(project)
+    assert [name for name, _, _ in stages] == STAGES
+    commands = {name: command for name, command, _ in stages}
+    assert commands["final-train"] == "KERAS_BACKEND=tensorflow python -m stages.final_train"
+    assert commands["export"] == "KERAS_BACKEND=tensorflow python -m stages.export"
+    assert all(folder == project for _, _, folder in stages)
+
+
+def test_a_stage_name_in_both_pipeline_files_is_refused(tmp_path: Path):
+    project = copy_project(tmp_path / "project")
+    final = yaml.safe_load((project / "final/dvc.yaml").read_text())
+    final["stages"]["plot"] = {"wdir": "..", "cmd": "echo plot", "deps": ["models/final.keras"]}
+    (project / "final/dvc.yaml").write_text(yaml.safe_dump(final, sort_keys=False))
+    with pytest.raises(ValueError, match="two stages are named 'plot'"):
+        pipeline_stages(project)
 
 
 def after_first(row: dict) -> list[float]:
@@ -94,16 +117,16 @@ def test_the_quick_benchmark_measures_everything_and_prints_the_tables(tmp_path:
     assert (strong["seconds_to_target"] is None) == (not reached)
     assert strong["seconds_per_epoch"] > 0 and strong["best_val_accuracy"] == max(strong["epoch_val_accuracy"])
 
-    # Every stage of both pipeline files, as DVC names them, in the order it runs them.
+    # Every stage of both pipeline files, in the order DVC runs them.
     pipeline = report["pipeline"]
     stages = pipeline["stages"]
-    assert list(stages) == ["download", "preprocess", "train", "plot", FINAL_TRAIN, FINAL_EVALUATE, EXPORT]
+    assert list(stages) == STAGES
     assert all(stage["seconds"] > 0 and stage["peak_memory_mb"] > 0 for stage in stages.values())
     # The training stages hold TensorFlow; download does not: each stage's own peak, not the benchmark's.
-    for name in ("train", FINAL_TRAIN):
+    for name in ("train", "final-train"):
         assert stages[name]["peak_memory_mb"] > 3 * stages["download"]["peak_memory_mb"]
     assert pipeline["training_seconds"] == pytest.approx(
-        stages["train"]["seconds"] + stages[FINAL_TRAIN]["seconds"], abs=0.1
+        stages["train"]["seconds"] + stages["final-train"]["seconds"], abs=0.1
     )
     assert pipeline["no_op_dvc_repro_seconds"] > 0 and pipeline["dvc_pull_models_seconds"] > 0
     assert pipeline["pull_speedup_over_training"] == pytest.approx(
