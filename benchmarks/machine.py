@@ -1,0 +1,28 @@
+"""The machine a benchmark ran on: its CPU and the flags that matter here, its cores, GPUs and library versions."""
+
+import os
+import platform
+from pathlib import Path
+
+from fashion_mnist.backend import gpus, native_bfloat16
+from fashion_mnist.identity import library_versions
+
+
+def machine() -> dict:
+    """The CPU, its flags that matter here, the core count, the GPUs, and the library versions."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+    flags = set(cpuinfo.split())
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx_bf16": "amx_bf16" in flags,
+        "native_bfloat16": native_bfloat16(),
+        "gpus": [name for name, _ in gpus()],
+        "python": platform.python_version(),
+        **library_versions(),
+    }
