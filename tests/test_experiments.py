@@ -106,11 +106,13 @@ def test_dvc_exp_show_leads_with_validation_accuracy_then_the_params_experiments
     header, *rows = run(["dvc", "exp", "show", "--csv"], project).stdout.splitlines()
     columns = header.split(",")
     assert columns[:5] == ["Experiment", "rev", "typ", "Created", "parent"]
-    # The metrics come first, the validation scores of train leading; a run's seconds are no metric.
-    assert columns[5:10] == ["val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"]
-    assert not any("seconds" in column or "memory" in column for column in columns)
-    # Then the params, in params.yaml's order: the model and train sections first.
+    # The metrics come first, the validation scores of train leading, under their short names; a run's
+    # seconds and memory are no metric.
     first_param = columns.index("model.name")
+    metrics = columns[5:first_param]
+    assert metrics[:5] == ["val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"]
+    assert not any("seconds" in column or "memory" in column for column in metrics)
+    # Then the params, in params.yaml's order: the model and train sections first.
     train_keys = list(yaml.safe_load((project / "params.yaml").read_text())["train"])
     assert columns[first_param : first_param + 1 + len(train_keys)] == ["model.name"] + [
         f"train.{key}" for key in train_keys
