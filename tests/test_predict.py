@@ -1,6 +1,5 @@
 """Classifying photos: preparation the way Fashion-MNIST was made, the command line, and its errors."""
 
-import gzip
 import sys
 from pathlib import Path
 
@@ -10,30 +9,26 @@ import pytest
 from PIL import Image
 
 from fashion_mnist import photo
-from fashion_mnist.backend import make_deterministic
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.export import calibration_images, int8_model
-from fashion_mnist.idx import parse_images, parse_labels
 from fashion_mnist.loading import load_model
-from fashion_mnist.model import build_model
 from fashion_mnist.predict import main, predict_probabilities, top_classes
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import run_stage
-from fashion_mnist.training import train_model
 from tests.conftest import REPOSITORY, run
+from tests.photographs import (
+    DEBIAN_COPY,
+    SEED,
+    dark_on_light_paper,
+    photograph,
+    read_real_split,
+    train_small_model,
+    write_photos,
+)
 
-DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
 needs_real_data = pytest.mark.skipif(
     not DEBIAN_COPY.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install it)"
 )
-SEED = 7
-
-
-def read_real_split(prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    images_path = DEBIAN_COPY / f"{prefix}-images-idx3-ubyte.gz"
-    labels_path = DEBIAN_COPY / f"{prefix}-labels-idx1-ubyte.gz"
-    images = parse_images(images_path, gzip.decompress(images_path.read_bytes()))
-    return images, parse_labels(labels_path, gzip.decompress(labels_path.read_bytes()))
 
 
 @pytest.fixture(scope="module")
@@ -46,50 +41,7 @@ def test_split() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
     """A blog_cnn trained briefly on 8,000 real training images, saved as the pipeline saves its models."""
-    images, labels = read_real_split("train")
-    folder = tmp_path_factory.mktemp("model")
-    make_deterministic(SEED)
-    model = build_model("blog_cnn")
-    train_model(
-        model,
-        images=images[:8000],
-        labels=labels[:8000],
-        validation_data=None,
-        epochs=2,
-        batch_size=64,
-        learning_rate=0.001,
-        seed=SEED,
-        checkpoint_dir=folder / "checkpoint",
-    )
-    save_model(model, folder / "model.keras")
-    return folder / "model.keras"
-
-
-def photograph(image: np.ndarray, random: np.random.Generator, colour: bool) -> Image.Image:
-    """A 300x400 'photo' of a 28x28 Fashion-MNIST item: enlarged, dark on a light background, off-centre, noisy."""
-    item = Image.fromarray(image).resize((196, 196), Image.Resampling.BICUBIC)
-    intensity = np.asarray(item, dtype=np.float64)[..., np.newaxis] / 255
-    paper = np.array([242.0, 236.0, 225.0]) if colour else np.array([235.0, 235.0, 235.0])
-    dye = random.uniform(0, 90, size=3) if colour else np.full(3, random.uniform(0, 60))
-    canvas = np.broadcast_to(paper, (400, 300, 3)).copy()
-    top, left = random.integers(20, 400 - 196 - 20), random.integers(20, 300 - 196 - 20)
-    canvas[top : top + 196, left : left + 196] = paper * (1 - intensity) + dye * intensity
-    canvas += random.normal(0, 3, size=canvas.shape)
-    picture = Image.fromarray(np.clip(np.round(canvas), 0, 255).astype(np.uint8))
-    return picture if colour else picture.convert("L")
-
-
-def write_photos(images: np.ndarray, folder: Path) -> list[Path]:
-    """Save each image as a photo: alternately grey PNG and colour JPEG."""
-    random = np.random.default_rng(SEED)
-    folder.mkdir()
-    paths = []
-    for index, image in enumerate(images):
-        colour = index % 2 == 1
-        path = folder / (f"{index}.jpg" if colour else f"{index}.png")
-        photograph(image, random, colour).save(path, quality=85)  # PNG ignores the quality.
-        paths.append(path)
-    return paths
+    return train_small_model(tmp_path_factory.mktemp("model") / "model.keras")
 
 
 def accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray) -> float:
@@ -134,7 +86,8 @@ def test_the_command_prints_the_top_3_and_saves_the_model_input(model_path, test
     probabilities = predict_probabilities(model_path, images)
     index = int(np.flatnonzero((probabilities.argmax(axis=1) == labels) & (probabilities.max(axis=1) > 0.8))[0])
     path = tmp_path / "my photo.jpg"
-    photograph(images[index], np.random.default_rng(SEED), colour=True).save(path, quality=80)
+    random = np.random.default_rng(SEED)
+    photograph(images[index], *dark_on_light_paper(random, colour=True), random).save(path, quality=80)
 
     result = run(
         [sys.executable, "-m", "fashion_mnist.predict", str(path), "--model", str(model_path),
