@@ -18,6 +18,7 @@ from fashion_mnist.stage import run_stage
 from tests.conftest import REPOSITORY, run
 from tests.photographs import (
     DEBIAN_COPY,
+    SCENES,
     SEED,
     dark_on_light_paper,
     photograph,
@@ -65,6 +66,50 @@ def test_prepared_photos_score_close_to_the_originals_and_naive_resizing_does_no
     assert original_accuracy > 0.7
     assert prepared_accuracy >= original_accuracy - 0.10
     assert naive_accuracy <= prepared_accuracy - 0.30
+
+
+def prepare_or_refuse(paths: list[Path]) -> tuple[np.ndarray, list[int], list[str]]:
+    """The prepared photos, the indices of those prepared, and the refusals' messages."""
+    prepared, kept, refusals = [], [], []
+    for index, path in enumerate(paths):
+        try:
+            prepared.append(photo.prepare_photo(path))
+            kept.append(index)
+        except photo.PhotoError as error:
+            refusals.append(str(error))
+    return np.array(prepared).reshape(-1, 28, 28), kept, refusals
+
+
+@needs_real_data
+@pytest.mark.parametrize("scene", ["light on mid grey", "dark on dark grey", "colour on the same luminance"])
+def test_photos_on_other_backgrounds_score_within_3_points_of_the_originals(model_path, test_split, tmp_path, scene):
+    images, labels = test_split
+    prepared, kept, refusals = prepare_or_refuse(write_photos(images, tmp_path / "photos", SCENES[scene]))
+    assert refusals == []
+    # Never a blank input: every item is light on black, its brightest pixel full white, as bright overall
+    # as the originals, so neither inverted nor in a grey fog.
+    assert prepared.reshape(len(prepared), -1).max(axis=1).min() == 255
+    assert prepared.mean() == pytest.approx(images.mean(), rel=0.1)
+    original_accuracy, prepared_accuracy = accuracy(model_path, images, labels), accuracy(model_path, prepared, labels)
+    print(f"{scene}: original {original_accuracy:.3f}, prepared {prepared_accuracy:.3f}")
+    assert prepared_accuracy >= original_accuracy - 0.03
+
+
+@needs_real_data
+def test_white_items_on_light_grey_are_classified_or_refused_never_blank(model_path, test_split, tmp_path):
+    images, labels = test_split
+    paths = write_photos(images, tmp_path / "photos", SCENES["white on light grey"])
+    prepared, kept, refusals = prepare_or_refuse(paths)
+    # A refusal says which photo and why.
+    for message in refusals:
+        assert message.split(": ")[0] in map(str, paths) and "cannot tell the item from the background" in message
+    assert len(kept) >= 0.9 * len(paths), refusals
+    lit = np.count_nonzero(prepared >= photo.LIT_LEVEL, axis=(1, 2))
+    assert prepared.reshape(len(prepared), -1).max(axis=1).min() == 255 and lit.min() >= photo.MINIMUM_LIT_PIXELS
+    original_accuracy = accuracy(model_path, images[kept], labels[kept])
+    prepared_accuracy = accuracy(model_path, prepared, labels[kept])
+    print(f"{len(refusals)} refused; original {original_accuracy:.3f}, prepared {prepared_accuracy:.3f}")
+    assert prepared_accuracy >= original_accuracy - 0.03
 
 
 @needs_real_data
@@ -123,15 +168,55 @@ def rectangle_photo(background: int, item: int, rows: slice, columns: slice, sha
     return image
 
 
-def test_a_light_background_is_inverted_and_a_dark_one_kept():
-    light = rectangle_photo(background=230, item=40, rows=slice(30, 90), columns=slice(20, 60))
-    dark = rectangle_photo(background=25, item=215, rows=slice(30, 90), columns=slice(20, 60))
-    np.testing.assert_array_equal(photo.light_on_dark(light), 255 - light)
-    np.testing.assert_array_equal(photo.light_on_dark(dark), dark)
-    # Dark on light and its negative give the same Fashion-MNIST image: a bright item on exact black.
-    prepared = photo.prepare_image(light)
-    np.testing.assert_array_equal(prepared, photo.prepare_image(dark))
+def colour_photo(background: tuple, item: tuple, rows: slice, columns: slice, shape=(120, 90)) -> np.ndarray:
+    """An RGB image of `shape` in the colour `background` with a rectangle in the colour `item`."""
+    image = np.empty((*shape, 3), dtype=np.uint8)
+    image[:] = background
+    image[rows, columns] = item
+    return image
+
+
+def test_the_item_is_light_on_black_whether_the_background_is_lighter_or_darker():
+    box = {"rows": slice(30, 90), "columns": slice(20, 60)}
+    # The same difference of 190 levels, dark on light and light on dark: the same Fashion-MNIST image.
+    prepared = photo.prepare_image(rectangle_photo(background=230, item=40, **box))
+    np.testing.assert_array_equal(prepared, photo.prepare_image(rectangle_photo(background=25, item=215, **box)))
     assert prepared[:, 0].max() == 0 and prepared.max() > 200
+    # On mid-grey a lighter item and a darker one are both found, light on black.
+    for item in (240, 30):
+        on_grey = photo.prepare_image(rectangle_photo(background=128, item=item, **box))
+        np.testing.assert_array_equal(on_grey, prepared)
+
+
+def test_a_white_item_on_grey_keeps_its_texture():
+    # A white shirt on a grey table, with stripes of 200 on 250 over a table at 128. Taking polarity from
+    # the border alone turned the shirt darker than the table, and then clipped it all to black.
+    image = rectangle_photo(background=128, item=250, rows=slice(20, 100), columns=slice(15, 75))
+    for top in range(28, 100, 16):
+        image[top : top + 8, 15:75] = 200
+    prepared = photo.prepare_image(image)
+    down_the_middle = prepared[2:26, 14]
+    assert prepared.max() == 255 and down_the_middle.max() > 230
+    # The stripes, 72 levels above the table against 122, stay about 72/122 as bright: neither lost nor flat.
+    assert 100 < down_the_middle.min() < 200
+
+
+def test_a_dark_item_on_dark_grey_becomes_light_on_black():
+    prepared = photo.prepare_image(rectangle_photo(background=70, item=15, rows=slice(30, 90), columns=slice(20, 60)))
+    assert prepared.max() == 255 and prepared[:, 0].max() == 0
+
+
+def test_a_coloured_item_on_a_background_of_the_same_luminance_is_found():
+    # Red and green of one luminance: the same grey level, 88, but far apart in colour.
+    red, green = (200, 40, 40), (40, 118, 57)
+    assert np.asarray(Image.fromarray(np.array([[red, green]], dtype=np.uint8)).convert("L")).tolist() == [[88, 88]]
+    image = colour_photo(background=green, item=red, rows=slice(30, 90), columns=slice(20, 60))
+    assert photo.object_box(photo.difference_from_background(image, photo.background_colour(image))) == (
+        slice(30, 90),
+        slice(20, 60),
+    )
+    prepared = photo.prepare_image(image)
+    assert prepared.max() == 255 and prepared[:, 0].max() == 0
 
 
 def test_the_item_is_cropped_centred_and_keeps_its_aspect_ratio():
@@ -151,39 +236,50 @@ def test_pad_to_square_centres_on_black():
     np.testing.assert_array_equal(square, expected)
 
 
+def background_difference(image: np.ndarray) -> np.ndarray:
+    return photo.difference_from_background(image, photo.background_colour(image))
+
+
 def test_the_item_is_found_through_jpeg_noise(tmp_path: Path):
     image = rectangle_photo(background=225, item=70, rows=slice(30, 80), columns=slice(15, 45)).astype(np.float64)
     # Noise this strong puts pixels past the threshold all over the photo; the median filter removes them.
     noisy = np.clip(image + np.random.default_rng(SEED).normal(0, 12, image.shape), 0, 255).astype(np.uint8)
     Image.fromarray(noisy).save(tmp_path / "noisy.jpg", quality=60)
-    grayscale = photo.light_on_dark(photo.load_grayscale(tmp_path / "noisy.jpg"))
-    rows, columns = photo.object_box(grayscale)
+    rows, columns = photo.object_box(background_difference(photo.load_photo(tmp_path / "noisy.jpg")))
     assert abs(rows.start - 30) <= 1 and abs(rows.stop - 80) <= 1
     assert abs(columns.start - 15) <= 1 and abs(columns.stop - 45) <= 1
 
 
-def test_colour_transparent_palette_and_16_bit_images_load_as_grayscale(tmp_path: Path):
-    # Transparent areas are shown in the colour that contrasts with the item, whatever colour they hide.
+def test_a_faint_item_is_found_to_its_edges():
+    # 40 levels above a clean background: 10% of that, not a fixed 26 levels, is its edge.
+    image = rectangle_photo(background=200, item=240, rows=slice(30, 90), columns=slice(20, 60))
+    image[30:90, 20:25] = 215  # A faint sleeve, 15 levels above the background.
+    assert photo.object_box(background_difference(image)) == (slice(30, 90), slice(20, 60))
+
+
+def test_colour_transparent_palette_and_16_bit_images_load_as_rgb(tmp_path: Path):
+    # Transparent areas are shown in the shade that contrasts with the item, whatever colour they hide.
     for item, hidden, backdrop in [(255, 255, 0), (30, 0, 255)]:
         rgba = np.full((50, 40, 4), (hidden, hidden, hidden, 0), dtype=np.uint8)
         rgba[10:40, 10:30] = (item, item, item, 255)
         Image.fromarray(rgba).save(tmp_path / "cutout.png")
-        loaded = photo.load_grayscale(tmp_path / "cutout.png")
-        assert loaded[0, 0] == backdrop and loaded[20, 20] == item
+        loaded = photo.load_photo(tmp_path / "cutout.png")
+        assert loaded.shape == (50, 40, 3) and loaded.dtype == np.uint8
+        assert loaded[0, 0].tolist() == [backdrop] * 3 and loaded[20, 20].tolist() == [item] * 3
         assert photo.prepare_photo(tmp_path / "cutout.png").max() > 200
 
     red = rectangle_photo(background=255, item=0, rows=slice(10, 40), columns=slice(10, 30))
     Image.fromarray(np.stack([np.full_like(red, 255), red, red], axis=-1)).convert("P").save(tmp_path / "palette.png")
-    palette = photo.load_grayscale(tmp_path / "palette.png")
-    assert palette[0, 0] == 255 and palette[20, 20] == 76  # Pure red's luminance, 0.299 * 255.
+    palette = photo.load_photo(tmp_path / "palette.png")
+    assert palette[0, 0].tolist() == [255, 255, 255] and palette[20, 20].tolist() == [255, 0, 0]
 
     # 16-bit mid-grey is 128 in 8 bits (Pillow's own conversion would clip it to 255).
     deep = np.zeros((50, 40), dtype=np.uint16)
     deep[10:40, 10:30] = 128 * 257
     Image.fromarray(deep).save(tmp_path / "16-bit.png")
     assert Image.open(tmp_path / "16-bit.png").mode == "I;16"
-    sixteen = photo.load_grayscale(tmp_path / "16-bit.png")
-    assert sixteen.dtype == np.uint8 and sixteen[0, 0] == 0 and sixteen[20, 20] == 128
+    sixteen = photo.load_photo(tmp_path / "16-bit.png")
+    assert sixteen.dtype == np.uint8 and sixteen[0, 0].tolist() == [0] * 3 and sixteen[20, 20].tolist() == [128] * 3
 
 
 def test_exif_orientation_is_applied(tmp_path: Path):
@@ -192,10 +288,7 @@ def test_exif_orientation_is_applied(tmp_path: Path):
     exif = Image.Exif()
     exif[0x0112] = 6
     Image.fromarray(stored).save(tmp_path / "turned.jpg", exif=exif)
-    assert photo.load_grayscale(tmp_path / "turned.jpg").shape == (60, 30)
-
-
-# Errors: one line naming the file, exit status 1, no traceback.
+    assert photo.load_photo(tmp_path / "turned.jpg").shape == (60, 30, 3)
 
 
 def command_error(arguments: list[str]) -> str:
@@ -252,6 +345,56 @@ def test_an_image_of_one_colour_has_nothing_to_crop(tmp_path: Path, shape):
     plain = tmp_path / "plain.png"
     Image.fromarray(np.full(shape, 200, dtype=np.uint8)).save(plain)
     assert command_error([str(plain)]).startswith(f"error: {plain}: found no item")
+
+
+def save_image(path: Path, image: np.ndarray) -> Path:
+    Image.fromarray(image).save(path)
+    return path
+
+
+def test_a_photo_on_a_two_tone_background_is_refused(tmp_path: Path):
+    # Half the backdrop white, half dark grey: no colour of the photo's edge is the background's.
+    image = np.full((120, 90), 240, dtype=np.uint8)
+    image[:, 45:] = 60
+    image[30:90, 30:60] = 150
+    two_tone = save_image(tmp_path / "two-tone.png", image)
+    assert command_error([str(two_tone)]) == (
+        f"error: {two_tone}: cannot tell the item from the background: 100% of the photo's edge differs from its "
+        "median colour by more than 26 levels; expected one item on a plain background, with a margin of "
+        "background around it"
+    )
+
+
+def test_an_item_too_close_to_its_background_is_refused(tmp_path: Path):
+    # White on a lighter grey, 15 levels apart: found, but too faint to tell from the background.
+    image = rectangle_photo(background=225, item=240, rows=slice(20, 100), columns=slice(20, 70))
+    faint = save_image(tmp_path / "faint.png", image)
+    assert command_error([str(faint)]) == (
+        f"error: {faint}: cannot tell the item from the background: it differs from it by at most 15 levels of "
+        "255, and the background itself varies by 0; expected a difference of 20 or more: photograph the item on "
+        "a plain background of another colour or brightness"
+    )
+
+
+def test_an_item_on_a_noisy_background_is_refused(tmp_path: Path):
+    # 40 levels above a background whose noise alone strays by about 8 levels, even after smoothing.
+    image = rectangle_photo(background=180, item=220, rows=slice(20, 100), columns=slice(20, 70)).astype(np.float64)
+    image += np.random.default_rng(SEED).normal(0, 20, image.shape)
+    noisy = save_image(tmp_path / "noisy.png", np.clip(np.round(image), 0, 255).astype(np.uint8))
+    message = command_error([str(noisy)])
+    assert message.startswith(f"error: {noisy}: cannot tell the item from the background: it differs from it by ")
+    assert "and the background itself varies by" in message
+
+
+def test_specks_far_apart_are_refused_as_a_nearly_blank_input(tmp_path: Path):
+    # Two specks of dust in opposite corners: their box is the whole photo, in which they shrink to dots.
+    image = np.full((400, 300), 230, dtype=np.uint8)
+    image[10:14, 10:14] = image[386:390, 286:290] = 30
+    specks = save_image(tmp_path / "specks.png", image)
+    message = command_error([str(specks)])
+    assert message.startswith(f"error: {specks}: the prepared image is nearly blank: "), message
+    assert message.endswith("of its 28x28 pixels are lit, expected at least 19; photograph one item filling much "
+                            "of the photo, with no specks or marks far from it")
 
 
 def test_a_bad_photo_among_good_ones_is_named(tmp_path: Path, good_photo: Path):
