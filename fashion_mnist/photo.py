@@ -1,5 +1,7 @@
 """Turn a photo into a 28x28 image the way Fashion-MNIST's were made: a light item on black, cropped, centred."""
 
+import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,9 @@ MAXIMUM_BUSY_EDGE = 0.5
 # a speck, not an item.
 LIT_LEVEL = 32
 MINIMUM_LIT_PIXELS = 19
+# Photos are reduced to at most this many pixels on their longer side as they are read: the item ends up
+# 28 pixels tall, and a 12-megapixel photo would otherwise cost hundreds of MB of arrays.
+WORKING_SIDE = 1024
 
 
 class PhotoError(DataError):
@@ -34,21 +39,50 @@ class PhotoError(DataError):
 
 
 def load_photo(path: Path) -> np.ndarray:
-    """Read an image file as an (H, W, 3) uint8 RGB array, upright as its EXIF orientation says."""
+    """Read an image file as an (H, W, 3) uint8 RGB array, upright as its EXIF tag says, reduced as it is read."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: image file not found")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes); expected an image such as a JPEG or PNG photo")
     try:
-        with Image.open(path) as image:
-            return to_rgb(ImageOps.exif_transpose(image))
+        # Pillow only warns between its pixel limit and twice that; `reduce_while_reading` refuses or reduces
+        # those images itself, before they are decoded.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return to_rgb(ImageOps.exif_transpose(reduce_while_reading(image, path)))
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file Pillow can read; expected a JPEG, PNG or similar photo") from None
     except Image.DecompressionBombError as error:
         raise DataError(f"{path}: too large to open safely ({error})") from None
     except OSError as error:  # A truncated or corrupt file: Pillow identified it but cannot decode it.
         raise DataError(f"{path}: cannot decode the image ({error}); expected a complete image file") from None
+
+
+def reduce_while_reading(image: Image.Image, path: Path) -> Image.Image:
+    """Decode an opened image at most WORKING_SIDE pixels on its longer side; refuse one too large to decode whole."""
+    width, height = image.size
+    longer = max(width, height)
+    if image.format == "JPEG":
+        # The JPEG decoder scales by 1/2, 1/4 or 1/8 as it decodes, so the full-size image never exists.
+        image.draft(None, (max(1, width * WORKING_SIDE // longer), max(1, height * WORKING_SIDE // longer)))
+    elif Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        raise DataError(
+            f"{path}: too large to open safely: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels) "
+            f"is more than the {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels Pillow decodes safely, and a "
+            f"{image.format or 'file of this'} image is decoded whole; expected a smaller photo: scale it down, "
+            "or save it as a JPEG, which is reduced while it is read"
+        )
+    image.load()
+    # Image.reduce takes these modes; 16-bit grayscale becomes 32-bit and the others 8-bit colour first.
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")
+    elif image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        transparent = "A" in image.getbands() or "transparency" in image.info
+        image = image.convert("RGBA" if transparent else "RGB")
+    factor = math.ceil(max(image.size) / WORKING_SIDE)
+    return image.reduce(factor) if factor > 1 else image
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:

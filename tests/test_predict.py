@@ -291,6 +291,19 @@ def test_exif_orientation_is_applied(tmp_path: Path):
     assert photo.load_photo(tmp_path / "turned.jpg").shape == (60, 30, 3)
 
 
+def test_a_large_photo_is_reduced_as_it_is_read(tmp_path: Path):
+    image = np.full((3000, 2400), 235, dtype=np.uint8)
+    image[400:2600, 500:1900] = 30
+    for name in ("large.jpg", "large.png"):
+        Image.fromarray(image).save(tmp_path / name)
+        loaded = photo.load_photo(tmp_path / name)
+        assert max(loaded.shape) <= photo.WORKING_SIDE and loaded.shape[0] * 4 == loaded.shape[1] * 5
+        assert photo.prepare_photo(tmp_path / name).max() == 255
+
+
+# Errors: one line naming the file, exit status 1, no traceback.
+
+
 def command_error(arguments: list[str]) -> str:
     """The message with which the command stops, as `python -m fashion_mnist.predict` would exit."""
     with pytest.raises(SystemExit) as stopped:
@@ -395,6 +408,40 @@ def test_specks_far_apart_are_refused_as_a_nearly_blank_input(tmp_path: Path):
     assert message.startswith(f"error: {specks}: the prepared image is nearly blank: "), message
     assert message.endswith("of its 28x28 pixels are lit, expected at least 19; photograph one item filling much "
                             "of the photo, with no specks or marks far from it")
+
+
+def test_a_huge_png_is_refused_before_it_is_decoded(tmp_path: Path):
+    # 120 megapixels, between Pillow's limit (89) and twice it (179), where Pillow only warns and decodes it all.
+    huge = tmp_path / "huge.png"
+    Image.new("L", (12000, 10000), 230).save(huge)
+    assert huge.stat().st_size < 1_000_000
+    assert command_error([str(huge)]) == (
+        f"error: {huge}: too large to open safely: 12000x10000 pixels (120 megapixels) is more than the 89 "
+        "megapixels Pillow decodes safely, and a PNG image is decoded whole; expected a smaller photo: scale it "
+        "down, or save it as a JPEG, which is reduced while it is read"
+    )
+
+
+def test_a_huge_jpeg_is_reduced_while_it_is_read_in_bounded_memory(tmp_path: Path):
+    huge = tmp_path / "huge.jpg"
+    image = Image.new("RGB", (12000, 10000), (230, 230, 230))
+    image.paste((40, 40, 40), (3000, 2000, 9000, 8000))
+    image.save(huge, quality=90)
+    del image
+    assert huge.stat().st_size < 10_000_000
+    # The child's own peak: VmHWM starts afresh at exec, where getrusage's maximum keeps this process's.
+    script = (
+        "import sys; from pathlib import Path; from fashion_mnist.photo import prepare_photo; "
+        "image = prepare_photo(sys.argv[1]); "
+        "status = dict(line.split(':', 1) for line in Path('/proc/self/status').read_text().splitlines()); "
+        "print(*image.shape, image.max(), int(status['VmHWM'].split()[0]) // 1024)"
+    )
+    result = run([sys.executable, "-c", script, str(huge)], REPOSITORY)
+    height, width, brightest, peak_mb = result.stdout.split()
+    assert (height, width, brightest) == ("28", "28", "255")
+    # Decoded whole, the photo alone would take 360 MB, and its float arrays several GB.
+    assert int(peak_mb) < 200, result.stdout
+    assert "DecompressionBombWarning" not in result.stderr
 
 
 def test_a_bad_photo_among_good_ones_is_named(tmp_path: Path, good_photo: Path):
