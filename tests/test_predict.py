@@ -12,7 +12,7 @@ from fashion_mnist import photo
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.export import calibration_images, int8_model
 from fashion_mnist.loading import load_model
-from fashion_mnist.predict import main, predict_probabilities, top_classes
+from fashion_mnist.predict import main, output_names, predict_probabilities, top_classes
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import run_stage
 from tests.conftest import REPOSITORY, run
@@ -21,6 +21,7 @@ from tests.photographs import (
     SCENES,
     SEED,
     dark_on_light_paper,
+    light_on_mid_grey,
     photograph,
     read_real_split,
     train_small_model,
@@ -151,6 +152,29 @@ def test_the_command_prints_the_top_3_and_saves_the_model_input(model_path, test
     with Image.open(saved) as image:
         assert image.mode == "L" and image.size == (28, 28)
         np.testing.assert_array_equal(np.asarray(image), photo.prepare_photo(path))
+
+
+@needs_real_data
+def test_photos_of_the_same_name_in_different_folders_keep_their_own_model_inputs(model_path, test_split, tmp_path):
+    images, _ = test_split
+    random = np.random.default_rng(SEED)
+    photos = []
+    for index, folder in enumerate(["front", "back"]):
+        (tmp_path / folder).mkdir()
+        photos.append(tmp_path / folder / "shirt.jpg")
+        photograph(images[index], *light_on_mid_grey(random, colour=True), random).save(photos[-1])
+    main([*map(str, photos), "--model", str(model_path), "--save-input", str(tmp_path / "inputs")])
+    # One file each, in the order given, each the input of its own photo.
+    saved = [tmp_path / "inputs" / "shirt_28x28.png", tmp_path / "inputs" / "shirt_2_28x28.png"]
+    assert sorted((tmp_path / "inputs").iterdir()) == sorted(saved)
+    for path, source in zip(saved, photos, strict=True):
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), photo.prepare_photo(source))
+
+
+def test_output_names_are_distinct_and_keep_each_photo_s_own_stem_where_they_can():
+    photos = [Path("a/shirt.jpg"), Path("b/shirt.jpg"), Path("b/shirt_2.png"), Path("a/shirt.jpg"), Path("c/Shirt.png")]
+    # The same photo twice is one name; shirt_2 is another photo's own; Shirt is shirt on a case-blind disk.
+    assert output_names(photos) == ["shirt", "shirt_3", "shirt_2", "shirt", "Shirt_4"]
 
 
 def test_top_classes_are_the_most_likely_in_order():
