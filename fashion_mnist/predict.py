@@ -1,7 +1,7 @@
 """Classify your own photos of clothing: `python -m fashion_mnist.predict photo.jpg [more.jpg ...]`.
 
 Each photo is prepared the way Fashion-MNIST's images were made (see fashion_mnist.photo), then the
-model prints its three most likely classes.
+model prints its three most likely classes; `--explain DIR` draws all ten.
 """
 
 import argparse
@@ -13,17 +13,18 @@ from PIL import Image
 from fashion_mnist import paths
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.errors import DataError
-from fashion_mnist.files import atomic_path
+from fashion_mnist.explanation import explanation_figure
+from fashion_mnist.files import atomic_path, save_figure
 from fashion_mnist.idx import IMAGE_SIZE
 from fashion_mnist.loading import load_model
-from fashion_mnist.photo import prepare_photo
+from fashion_mnist.photo import load_photo, prepare_photo
 from fashion_mnist.stage import run_stage
 
 TOP_CLASSES = 3
 
 
 def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
-    """The command line: photos, the model to use and where to keep the prepared images."""
+    """The command line: photos, the model to use, and where to keep the prepared images and the explanations."""
     parser = argparse.ArgumentParser(
         prog="python -m fashion_mnist.predict",
         description="Print the 3 most likely Fashion-MNIST classes of each photo.",
@@ -38,6 +39,12 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--save-input", type=Path, metavar="DIR", help="write the 28x28 image fed to the model as DIR/<photo>_28x28.png"
+    )
+    parser.add_argument(
+        "--explain",
+        type=Path,
+        metavar="DIR",
+        help="draw the photo, its 28x28 input and the ten probabilities as DIR/<photo>_explained.png",
     )
     return parser.parse_args(arguments)
 
@@ -107,6 +114,11 @@ def main(arguments: list[str] | None = None) -> None:
     probabilities = predict_probabilities(arguments.model, images)
     for photo, row in zip(arguments.photos, probabilities, strict=True):
         print(f"{photo}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top_classes(row)))
+    if arguments.explain:
+        for image, photo, name, row in zip(images, arguments.photos, names, probabilities, strict=True):
+            path = arguments.explain / f"{name}_explained.png"
+            save_figure(explanation_figure(load_photo(photo), image, row, title=str(photo)), path)
+            print(f"{photo}: explanation saved as {path}")
 
 
 if __name__ == "__main__":

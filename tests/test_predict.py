@@ -10,6 +10,7 @@ from PIL import Image
 
 from fashion_mnist import photo
 from fashion_mnist.dataset import CLASS_NAMES
+from fashion_mnist.explanation import explanation_figure
 from fashion_mnist.export import calibration_images, int8_model
 from fashion_mnist.loading import load_model
 from fashion_mnist.predict import main, output_names, predict_probabilities, top_classes
@@ -175,6 +176,36 @@ def test_output_names_are_distinct_and_keep_each_photo_s_own_stem_where_they_can
     photos = [Path("a/shirt.jpg"), Path("b/shirt.jpg"), Path("b/shirt_2.png"), Path("a/shirt.jpg"), Path("c/Shirt.png")]
     # The same photo twice is one name; shirt_2 is another photo's own; Shirt is shirt on a case-blind disk.
     assert output_names(photos) == ["shirt", "shirt_3", "shirt_2", "shirt", "Shirt_4"]
+
+
+@needs_real_data
+def test_explain_draws_each_photo_its_input_and_the_ten_probabilities(model_path, test_split, tmp_path, capsys):
+    images, _ = test_split
+    random = np.random.default_rng(SEED)
+    shirt = tmp_path / "shirt.jpg"
+    photograph(images[0], *light_on_mid_grey(random, colour=True), random).save(shirt)
+    main([str(shirt), "--model", str(model_path), "--explain", str(tmp_path / "explained")])
+    explained = tmp_path / "explained" / "shirt_explained.png"
+    assert f"{shirt}: explanation saved as {explained}" in capsys.readouterr().out
+    assert explained.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(explained) as figure:
+        assert figure.size == (1200, 400)
+    assert 10_000 < explained.stat().st_size < 500_000
+
+
+def test_the_explanation_figure_shows_the_photo_the_input_and_labelled_probabilities():
+    probabilities = np.array([0.02, 0.0, 0.05, 0.01, 0.0, 0.0, 0.12, 0.0, 0.8, 0.0])
+    picture, model_input = np.zeros((40, 30, 3), dtype=np.uint8), np.full((28, 28), 7, dtype=np.uint8)
+    figure = explanation_figure(picture, model_input, probabilities, title="bag.jpg")
+    figure.draw_without_rendering()
+    photo_axes, input_axes, bar_axes = figure.axes
+    assert photo_axes.images[0].get_array().shape == (40, 30, 3)
+    np.testing.assert_array_equal(input_axes.images[0].get_array(), model_input)
+    assert [label.get_text() for label in bar_axes.get_yticklabels()] == list(CLASS_NAMES)
+    assert [bar.get_width() for bar in bar_axes.patches] == pytest.approx(probabilities)
+    assert [text.get_text() for text in bar_axes.texts] == [f"{value:.3f}" for value in probabilities]
+    assert bar_axes.get_title() == "answer: Bag, probability 0.800"
+    assert "add up to 1.00" in bar_axes.get_xlabel() and figure.get_suptitle() == "bag.jpg"
 
 
 def test_top_classes_are_the_most_likely_in_order():
