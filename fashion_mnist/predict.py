@@ -1,7 +1,7 @@
 """Classify your own photos of clothing: `python -m fashion_mnist.predict photo.jpg [more.jpg ...]`.
 
 Each photo is prepared the way Fashion-MNIST's images were made (see fashion_mnist.photo), then the
-model prints its three most likely classes.
+model prints its three most likely classes; `--explain DIR` draws all ten.
 """
 
 import argparse
@@ -13,19 +13,22 @@ from PIL import Image
 from fashion_mnist import paths
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.errors import DataError
+from fashion_mnist.explanation import explanation_figure
+from fashion_mnist.files import atomic_path, save_figure
 from fashion_mnist.idx import IMAGE_SIZE
 from fashion_mnist.loading import load_model
-from fashion_mnist.photo import prepare_photo
+from fashion_mnist.photo import load_photo, prepare_photo
 from fashion_mnist.stage import run_stage
 
 TOP_CLASSES = 3
 
 
 def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
-    """The command line: photos, the model to use and where to keep the prepared images."""
+    """The command line: photos, the model to use, and where to keep the prepared images and the explanations."""
     parser = argparse.ArgumentParser(
         prog="python -m fashion_mnist.predict",
         description="Print the 3 most likely Fashion-MNIST classes of each photo.",
+        epilog="Photos of the same name (a/shirt.jpg, b/shirt.jpg) are saved as shirt_..., shirt_2_... and so on.",
     )
     parser.add_argument("photos", nargs="+", type=Path, help="image files (JPEG, PNG, ...) of one item each")
     parser.add_argument(
@@ -36,6 +39,12 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--save-input", type=Path, metavar="DIR", help="write the 28x28 image fed to the model as DIR/<photo>_28x28.png"
+    )
+    parser.add_argument(
+        "--explain",
+        type=Path,
+        metavar="DIR",
+        help="draw the photo, its 28x28 input and the ten probabilities as DIR/<photo>_explained.png",
     )
     return parser.parse_args(arguments)
 
@@ -66,12 +75,29 @@ def top_classes(probabilities: np.ndarray, count: int = TOP_CLASSES) -> list[tup
     return [(CLASS_NAMES[index], float(probabilities[index])) for index in order]
 
 
-def save_input(image: np.ndarray, photo: Path, directory: Path) -> Path:
-    """Write a prepared 28x28 image as DIR/<photo name>_28x28.png and return its path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{photo.stem}_28x28.png"
-    Image.fromarray(image).save(path)
-    return path
+def output_names(photos: list[Path]) -> list[str]:
+    """A name for each photo's files: its stem, with _2, _3, ... for a later, different photo of the same stem."""
+    # Compared case-blind, since shirt.jpg and Shirt.png would be one file on macOS and Windows.
+    stems = {photo.stem.casefold() for photo in photos}
+    given: dict[Path, str] = {}
+    used: set[str] = set()
+    for photo in photos:
+        if photo.resolve() in given:
+            continue
+        name, number = photo.stem, 1
+        # A numbered name is never another photo's own stem, which that photo keeps.
+        while name.casefold() in used or (number > 1 and name.casefold() in stems):
+            number += 1
+            name = f"{photo.stem}_{number}"
+        used.add(name.casefold())
+        given[photo.resolve()] = name
+    return [given[photo.resolve()] for photo in photos]
+
+
+def save_input(image: np.ndarray, path: Path) -> None:
+    """Write a prepared 28x28 image as a grayscale PNG, atomically."""
+    with atomic_path(path) as temporary:
+        Image.fromarray(image).save(temporary, format="PNG")
 
 
 def main(arguments: list[str] | None = None) -> None:
@@ -79,12 +105,20 @@ def main(arguments: list[str] | None = None) -> None:
     arguments = parse_arguments(arguments)
     # Every photo is checked before the model loads, so a bad file fails fast.
     images = np.stack([prepare_photo(photo) for photo in arguments.photos])
+    names = output_names(arguments.photos)
     if arguments.save_input:
-        for image, photo in zip(images, arguments.photos, strict=True):
-            print(f"{photo}: model input saved as {save_input(image, photo, arguments.save_input)}")
+        for image, photo, name in zip(images, arguments.photos, names, strict=True):
+            path = arguments.save_input / f"{name}_28x28.png"
+            save_input(image, path)
+            print(f"{photo}: model input saved as {path}")
     probabilities = predict_probabilities(arguments.model, images)
     for photo, row in zip(arguments.photos, probabilities, strict=True):
         print(f"{photo}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top_classes(row)))
+    if arguments.explain:
+        for image, photo, name, row in zip(images, arguments.photos, names, probabilities, strict=True):
+            path = arguments.explain / f"{name}_explained.png"
+            save_figure(explanation_figure(load_photo(photo), image, row, title=str(photo)), path)
+            print(f"{photo}: explanation saved as {path}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 """Classifying photos: preparation the way Fashion-MNIST was made, the command line, and its errors."""
 
-import gzip
 import sys
 from pathlib import Path
 
@@ -10,30 +9,29 @@ import pytest
 from PIL import Image
 
 from fashion_mnist import photo
-from fashion_mnist.backend import make_deterministic
 from fashion_mnist.dataset import CLASS_NAMES
+from fashion_mnist.explanation import explanation_figure
 from fashion_mnist.export import calibration_images, int8_model
-from fashion_mnist.idx import parse_images, parse_labels
 from fashion_mnist.loading import load_model
-from fashion_mnist.model import build_model
-from fashion_mnist.predict import main, predict_probabilities, top_classes
+from fashion_mnist.predict import main, output_names, predict_probabilities, top_classes
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import run_stage
-from fashion_mnist.training import train_model
 from tests.conftest import REPOSITORY, run
+from tests.photographs import (
+    DEBIAN_COPY,
+    SCENES,
+    SEED,
+    dark_on_light_paper,
+    light_on_mid_grey,
+    photograph,
+    read_real_split,
+    train_small_model,
+    write_photos,
+)
 
-DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
 needs_real_data = pytest.mark.skipif(
     not DEBIAN_COPY.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install it)"
 )
-SEED = 7
-
-
-def read_real_split(prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    images_path = DEBIAN_COPY / f"{prefix}-images-idx3-ubyte.gz"
-    labels_path = DEBIAN_COPY / f"{prefix}-labels-idx1-ubyte.gz"
-    images = parse_images(images_path, gzip.decompress(images_path.read_bytes()))
-    return images, parse_labels(labels_path, gzip.decompress(labels_path.read_bytes()))
 
 
 @pytest.fixture(scope="module")
@@ -46,50 +44,7 @@ def test_split() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
     """A blog_cnn trained briefly on 8,000 real training images, saved as the pipeline saves its models."""
-    images, labels = read_real_split("train")
-    folder = tmp_path_factory.mktemp("model")
-    make_deterministic(SEED)
-    model = build_model("blog_cnn")
-    train_model(
-        model,
-        images=images[:8000],
-        labels=labels[:8000],
-        validation_data=None,
-        epochs=2,
-        batch_size=64,
-        learning_rate=0.001,
-        seed=SEED,
-        checkpoint_dir=folder / "checkpoint",
-    )
-    save_model(model, folder / "model.keras")
-    return folder / "model.keras"
-
-
-def photograph(image: np.ndarray, random: np.random.Generator, colour: bool) -> Image.Image:
-    """A 300x400 'photo' of a 28x28 Fashion-MNIST item: enlarged, dark on a light background, off-centre, noisy."""
-    item = Image.fromarray(image).resize((196, 196), Image.Resampling.BICUBIC)
-    intensity = np.asarray(item, dtype=np.float64)[..., np.newaxis] / 255
-    paper = np.array([242.0, 236.0, 225.0]) if colour else np.array([235.0, 235.0, 235.0])
-    dye = random.uniform(0, 90, size=3) if colour else np.full(3, random.uniform(0, 60))
-    canvas = np.broadcast_to(paper, (400, 300, 3)).copy()
-    top, left = random.integers(20, 400 - 196 - 20), random.integers(20, 300 - 196 - 20)
-    canvas[top : top + 196, left : left + 196] = paper * (1 - intensity) + dye * intensity
-    canvas += random.normal(0, 3, size=canvas.shape)
-    picture = Image.fromarray(np.clip(np.round(canvas), 0, 255).astype(np.uint8))
-    return picture if colour else picture.convert("L")
-
-
-def write_photos(images: np.ndarray, folder: Path) -> list[Path]:
-    """Save each image as a photo: alternately grey PNG and colour JPEG."""
-    random = np.random.default_rng(SEED)
-    folder.mkdir()
-    paths = []
-    for index, image in enumerate(images):
-        colour = index % 2 == 1
-        path = folder / (f"{index}.jpg" if colour else f"{index}.png")
-        photograph(image, random, colour).save(path, quality=85)  # PNG ignores the quality.
-        paths.append(path)
-    return paths
+    return train_small_model(tmp_path_factory.mktemp("model") / "model.keras")
 
 
 def accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray) -> float:
@@ -115,6 +70,50 @@ def test_prepared_photos_score_close_to_the_originals_and_naive_resizing_does_no
     assert naive_accuracy <= prepared_accuracy - 0.30
 
 
+def prepare_or_refuse(paths: list[Path]) -> tuple[np.ndarray, list[int], list[str]]:
+    """The prepared photos, the indices of those prepared, and the refusals' messages."""
+    prepared, kept, refusals = [], [], []
+    for index, path in enumerate(paths):
+        try:
+            prepared.append(photo.prepare_photo(path))
+            kept.append(index)
+        except photo.PhotoError as error:
+            refusals.append(str(error))
+    return np.array(prepared).reshape(-1, 28, 28), kept, refusals
+
+
+@needs_real_data
+@pytest.mark.parametrize("scene", ["light on mid grey", "dark on dark grey", "colour on the same luminance"])
+def test_photos_on_other_backgrounds_score_within_3_points_of_the_originals(model_path, test_split, tmp_path, scene):
+    images, labels = test_split
+    prepared, kept, refusals = prepare_or_refuse(write_photos(images, tmp_path / "photos", SCENES[scene]))
+    assert refusals == []
+    # Never a blank input: every item is light on black, its brightest pixel full white, as bright overall
+    # as the originals, so neither inverted nor in a grey fog.
+    assert prepared.reshape(len(prepared), -1).max(axis=1).min() == 255
+    assert prepared.mean() == pytest.approx(images.mean(), rel=0.1)
+    original_accuracy, prepared_accuracy = accuracy(model_path, images, labels), accuracy(model_path, prepared, labels)
+    print(f"{scene}: original {original_accuracy:.3f}, prepared {prepared_accuracy:.3f}")
+    assert prepared_accuracy >= original_accuracy - 0.03
+
+
+@needs_real_data
+def test_white_items_on_light_grey_are_classified_or_refused_never_blank(model_path, test_split, tmp_path):
+    images, labels = test_split
+    paths = write_photos(images, tmp_path / "photos", SCENES["white on light grey"])
+    prepared, kept, refusals = prepare_or_refuse(paths)
+    # A refusal says which photo and why.
+    for message in refusals:
+        assert message.split(": ")[0] in map(str, paths) and "cannot tell the item from the background" in message
+    assert len(kept) >= 0.9 * len(paths), refusals
+    lit = np.count_nonzero(prepared >= photo.LIT_LEVEL, axis=(1, 2))
+    assert prepared.reshape(len(prepared), -1).max(axis=1).min() == 255 and lit.min() >= photo.MINIMUM_LIT_PIXELS
+    original_accuracy = accuracy(model_path, images[kept], labels[kept])
+    prepared_accuracy = accuracy(model_path, prepared, labels[kept])
+    print(f"{len(refusals)} refused; original {original_accuracy:.3f}, prepared {prepared_accuracy:.3f}")
+    assert prepared_accuracy >= original_accuracy - 0.03
+
+
 @needs_real_data
 def test_the_int8_export_classifies_prepared_photos_like_the_keras_model(model_path, test_split, tmp_path):
     images, labels = test_split
@@ -134,7 +133,8 @@ def test_the_command_prints_the_top_3_and_saves_the_model_input(model_path, test
     probabilities = predict_probabilities(model_path, images)
     index = int(np.flatnonzero((probabilities.argmax(axis=1) == labels) & (probabilities.max(axis=1) > 0.8))[0])
     path = tmp_path / "my photo.jpg"
-    photograph(images[index], np.random.default_rng(SEED), colour=True).save(path, quality=80)
+    random = np.random.default_rng(SEED)
+    photograph(images[index], *dark_on_light_paper(random, colour=True), random).save(path, quality=80)
 
     result = run(
         [sys.executable, "-m", "fashion_mnist.predict", str(path), "--model", str(model_path),
@@ -155,6 +155,59 @@ def test_the_command_prints_the_top_3_and_saves_the_model_input(model_path, test
         np.testing.assert_array_equal(np.asarray(image), photo.prepare_photo(path))
 
 
+@needs_real_data
+def test_photos_of_the_same_name_in_different_folders_keep_their_own_model_inputs(model_path, test_split, tmp_path):
+    images, _ = test_split
+    random = np.random.default_rng(SEED)
+    photos = []
+    for index, folder in enumerate(["front", "back"]):
+        (tmp_path / folder).mkdir()
+        photos.append(tmp_path / folder / "shirt.jpg")
+        photograph(images[index], *light_on_mid_grey(random, colour=True), random).save(photos[-1])
+    main([*map(str, photos), "--model", str(model_path), "--save-input", str(tmp_path / "inputs")])
+    # One file each, in the order given, each the input of its own photo.
+    saved = [tmp_path / "inputs" / "shirt_28x28.png", tmp_path / "inputs" / "shirt_2_28x28.png"]
+    assert sorted((tmp_path / "inputs").iterdir()) == sorted(saved)
+    for path, source in zip(saved, photos, strict=True):
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), photo.prepare_photo(source))
+
+
+def test_output_names_are_distinct_and_keep_each_photo_s_own_stem_where_they_can():
+    photos = [Path("a/shirt.jpg"), Path("b/shirt.jpg"), Path("b/shirt_2.png"), Path("a/shirt.jpg"), Path("c/Shirt.png")]
+    # The same photo twice is one name; shirt_2 is another photo's own; Shirt is shirt on a case-blind disk.
+    assert output_names(photos) == ["shirt", "shirt_3", "shirt_2", "shirt", "Shirt_4"]
+
+
+@needs_real_data
+def test_explain_draws_each_photo_its_input_and_the_ten_probabilities(model_path, test_split, tmp_path, capsys):
+    images, _ = test_split
+    random = np.random.default_rng(SEED)
+    shirt = tmp_path / "shirt.jpg"
+    photograph(images[0], *light_on_mid_grey(random, colour=True), random).save(shirt)
+    main([str(shirt), "--model", str(model_path), "--explain", str(tmp_path / "explained")])
+    explained = tmp_path / "explained" / "shirt_explained.png"
+    assert f"{shirt}: explanation saved as {explained}" in capsys.readouterr().out
+    assert explained.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(explained) as figure:
+        assert figure.size == (1200, 400)
+    assert 10_000 < explained.stat().st_size < 500_000
+
+
+def test_the_explanation_figure_shows_the_photo_the_input_and_labelled_probabilities():
+    probabilities = np.array([0.02, 0.0, 0.05, 0.01, 0.0, 0.0, 0.12, 0.0, 0.8, 0.0])
+    picture, model_input = np.zeros((40, 30, 3), dtype=np.uint8), np.full((28, 28), 7, dtype=np.uint8)
+    figure = explanation_figure(picture, model_input, probabilities, title="bag.jpg")
+    figure.draw_without_rendering()
+    photo_axes, input_axes, bar_axes = figure.axes
+    assert photo_axes.images[0].get_array().shape == (40, 30, 3)
+    np.testing.assert_array_equal(input_axes.images[0].get_array(), model_input)
+    assert [label.get_text() for label in bar_axes.get_yticklabels()] == list(CLASS_NAMES)
+    assert [bar.get_width() for bar in bar_axes.patches] == pytest.approx(probabilities)
+    assert [text.get_text() for text in bar_axes.texts] == [f"{value:.3f}" for value in probabilities]
+    assert bar_axes.get_title() == "answer: Bag, probability 0.800"
+    assert "add up to 1.00" in bar_axes.get_xlabel() and figure.get_suptitle() == "bag.jpg"
+
+
 def test_top_classes_are_the_most_likely_in_order():
     probabilities = np.array([0.05, 0.0, 0.1, 0.0, 0.0, 0.6, 0.0, 0.25, 0.0, 0.0])
     assert top_classes(probabilities) == [("Sandal", 0.6), ("Sneaker", 0.25), ("Pullover", 0.1)]
@@ -170,15 +223,55 @@ def rectangle_photo(background: int, item: int, rows: slice, columns: slice, sha
     return image
 
 
-def test_a_light_background_is_inverted_and_a_dark_one_kept():
-    light = rectangle_photo(background=230, item=40, rows=slice(30, 90), columns=slice(20, 60))
-    dark = rectangle_photo(background=25, item=215, rows=slice(30, 90), columns=slice(20, 60))
-    np.testing.assert_array_equal(photo.light_on_dark(light), 255 - light)
-    np.testing.assert_array_equal(photo.light_on_dark(dark), dark)
-    # Dark on light and its negative give the same Fashion-MNIST image: a bright item on exact black.
-    prepared = photo.prepare_image(light)
-    np.testing.assert_array_equal(prepared, photo.prepare_image(dark))
+def colour_photo(background: tuple, item: tuple, rows: slice, columns: slice, shape=(120, 90)) -> np.ndarray:
+    """An RGB image of `shape` in the colour `background` with a rectangle in the colour `item`."""
+    image = np.empty((*shape, 3), dtype=np.uint8)
+    image[:] = background
+    image[rows, columns] = item
+    return image
+
+
+def test_the_item_is_light_on_black_whether_the_background_is_lighter_or_darker():
+    box = {"rows": slice(30, 90), "columns": slice(20, 60)}
+    # The same difference of 190 levels, dark on light and light on dark: the same Fashion-MNIST image.
+    prepared = photo.prepare_image(rectangle_photo(background=230, item=40, **box))
+    np.testing.assert_array_equal(prepared, photo.prepare_image(rectangle_photo(background=25, item=215, **box)))
     assert prepared[:, 0].max() == 0 and prepared.max() > 200
+    # On mid-grey a lighter item and a darker one are both found, light on black.
+    for item in (240, 30):
+        on_grey = photo.prepare_image(rectangle_photo(background=128, item=item, **box))
+        np.testing.assert_array_equal(on_grey, prepared)
+
+
+def test_a_white_item_on_grey_keeps_its_texture():
+    # A white shirt on a grey table, with stripes of 200 on 250 over a table at 128. Taking polarity from
+    # the border alone turned the shirt darker than the table, and then clipped it all to black.
+    image = rectangle_photo(background=128, item=250, rows=slice(20, 100), columns=slice(15, 75))
+    for top in range(28, 100, 16):
+        image[top : top + 8, 15:75] = 200
+    prepared = photo.prepare_image(image)
+    down_the_middle = prepared[2:26, 14]
+    assert prepared.max() == 255 and down_the_middle.max() > 230
+    # The stripes, 72 levels above the table against 122, stay about 72/122 as bright: neither lost nor flat.
+    assert 100 < down_the_middle.min() < 200
+
+
+def test_a_dark_item_on_dark_grey_becomes_light_on_black():
+    prepared = photo.prepare_image(rectangle_photo(background=70, item=15, rows=slice(30, 90), columns=slice(20, 60)))
+    assert prepared.max() == 255 and prepared[:, 0].max() == 0
+
+
+def test_a_coloured_item_on_a_background_of_the_same_luminance_is_found():
+    # Red and green of one luminance: the same grey level, 88, but far apart in colour.
+    red, green = (200, 40, 40), (40, 118, 57)
+    assert np.asarray(Image.fromarray(np.array([[red, green]], dtype=np.uint8)).convert("L")).tolist() == [[88, 88]]
+    image = colour_photo(background=green, item=red, rows=slice(30, 90), columns=slice(20, 60))
+    assert photo.object_box(photo.difference_from_background(image, photo.background_colour(image))) == (
+        slice(30, 90),
+        slice(20, 60),
+    )
+    prepared = photo.prepare_image(image)
+    assert prepared.max() == 255 and prepared[:, 0].max() == 0
 
 
 def test_the_item_is_cropped_centred_and_keeps_its_aspect_ratio():
@@ -198,39 +291,50 @@ def test_pad_to_square_centres_on_black():
     np.testing.assert_array_equal(square, expected)
 
 
+def background_difference(image: np.ndarray) -> np.ndarray:
+    return photo.difference_from_background(image, photo.background_colour(image))
+
+
 def test_the_item_is_found_through_jpeg_noise(tmp_path: Path):
     image = rectangle_photo(background=225, item=70, rows=slice(30, 80), columns=slice(15, 45)).astype(np.float64)
     # Noise this strong puts pixels past the threshold all over the photo; the median filter removes them.
     noisy = np.clip(image + np.random.default_rng(SEED).normal(0, 12, image.shape), 0, 255).astype(np.uint8)
     Image.fromarray(noisy).save(tmp_path / "noisy.jpg", quality=60)
-    grayscale = photo.light_on_dark(photo.load_grayscale(tmp_path / "noisy.jpg"))
-    rows, columns = photo.object_box(grayscale)
+    rows, columns = photo.object_box(background_difference(photo.load_photo(tmp_path / "noisy.jpg")))
     assert abs(rows.start - 30) <= 1 and abs(rows.stop - 80) <= 1
     assert abs(columns.start - 15) <= 1 and abs(columns.stop - 45) <= 1
 
 
-def test_colour_transparent_palette_and_16_bit_images_load_as_grayscale(tmp_path: Path):
-    # Transparent areas are shown in the colour that contrasts with the item, whatever colour they hide.
+def test_a_faint_item_is_found_to_its_edges():
+    # 40 levels above a clean background: 10% of that, not a fixed 26 levels, is its edge.
+    image = rectangle_photo(background=200, item=240, rows=slice(30, 90), columns=slice(20, 60))
+    image[30:90, 20:25] = 215  # A faint sleeve, 15 levels above the background.
+    assert photo.object_box(background_difference(image)) == (slice(30, 90), slice(20, 60))
+
+
+def test_colour_transparent_palette_and_16_bit_images_load_as_rgb(tmp_path: Path):
+    # Transparent areas are shown in the shade that contrasts with the item, whatever colour they hide.
     for item, hidden, backdrop in [(255, 255, 0), (30, 0, 255)]:
         rgba = np.full((50, 40, 4), (hidden, hidden, hidden, 0), dtype=np.uint8)
         rgba[10:40, 10:30] = (item, item, item, 255)
         Image.fromarray(rgba).save(tmp_path / "cutout.png")
-        loaded = photo.load_grayscale(tmp_path / "cutout.png")
-        assert loaded[0, 0] == backdrop and loaded[20, 20] == item
+        loaded = photo.load_photo(tmp_path / "cutout.png")
+        assert loaded.shape == (50, 40, 3) and loaded.dtype == np.uint8
+        assert loaded[0, 0].tolist() == [backdrop] * 3 and loaded[20, 20].tolist() == [item] * 3
         assert photo.prepare_photo(tmp_path / "cutout.png").max() > 200
 
     red = rectangle_photo(background=255, item=0, rows=slice(10, 40), columns=slice(10, 30))
     Image.fromarray(np.stack([np.full_like(red, 255), red, red], axis=-1)).convert("P").save(tmp_path / "palette.png")
-    palette = photo.load_grayscale(tmp_path / "palette.png")
-    assert palette[0, 0] == 255 and palette[20, 20] == 76  # Pure red's luminance, 0.299 * 255.
+    palette = photo.load_photo(tmp_path / "palette.png")
+    assert palette[0, 0].tolist() == [255, 255, 255] and palette[20, 20].tolist() == [255, 0, 0]
 
     # 16-bit mid-grey is 128 in 8 bits (Pillow's own conversion would clip it to 255).
     deep = np.zeros((50, 40), dtype=np.uint16)
     deep[10:40, 10:30] = 128 * 257
     Image.fromarray(deep).save(tmp_path / "16-bit.png")
     assert Image.open(tmp_path / "16-bit.png").mode == "I;16"
-    sixteen = photo.load_grayscale(tmp_path / "16-bit.png")
-    assert sixteen.dtype == np.uint8 and sixteen[0, 0] == 0 and sixteen[20, 20] == 128
+    sixteen = photo.load_photo(tmp_path / "16-bit.png")
+    assert sixteen.dtype == np.uint8 and sixteen[0, 0].tolist() == [0] * 3 and sixteen[20, 20].tolist() == [128] * 3
 
 
 def test_exif_orientation_is_applied(tmp_path: Path):
@@ -239,7 +343,17 @@ def test_exif_orientation_is_applied(tmp_path: Path):
     exif = Image.Exif()
     exif[0x0112] = 6
     Image.fromarray(stored).save(tmp_path / "turned.jpg", exif=exif)
-    assert photo.load_grayscale(tmp_path / "turned.jpg").shape == (60, 30)
+    assert photo.load_photo(tmp_path / "turned.jpg").shape == (60, 30, 3)
+
+
+def test_a_large_photo_is_reduced_as_it_is_read(tmp_path: Path):
+    image = np.full((3000, 2400), 235, dtype=np.uint8)
+    image[400:2600, 500:1900] = 30
+    for name in ("large.jpg", "large.png"):
+        Image.fromarray(image).save(tmp_path / name)
+        loaded = photo.load_photo(tmp_path / name)
+        assert max(loaded.shape) <= photo.WORKING_SIDE and loaded.shape[0] * 4 == loaded.shape[1] * 5
+        assert photo.prepare_photo(tmp_path / name).max() == 255
 
 
 # Errors: one line naming the file, exit status 1, no traceback.
@@ -299,6 +413,90 @@ def test_an_image_of_one_colour_has_nothing_to_crop(tmp_path: Path, shape):
     plain = tmp_path / "plain.png"
     Image.fromarray(np.full(shape, 200, dtype=np.uint8)).save(plain)
     assert command_error([str(plain)]).startswith(f"error: {plain}: found no item")
+
+
+def save_image(path: Path, image: np.ndarray) -> Path:
+    Image.fromarray(image).save(path)
+    return path
+
+
+def test_a_photo_on_a_two_tone_background_is_refused(tmp_path: Path):
+    # Half the backdrop white, half dark grey: no colour of the photo's edge is the background's.
+    image = np.full((120, 90), 240, dtype=np.uint8)
+    image[:, 45:] = 60
+    image[30:90, 30:60] = 150
+    two_tone = save_image(tmp_path / "two-tone.png", image)
+    assert command_error([str(two_tone)]) == (
+        f"error: {two_tone}: cannot tell the item from the background: 100% of the photo's edge differs from its "
+        "median colour by more than 26 levels; expected one item on a plain background, with a margin of "
+        "background around it"
+    )
+
+
+def test_an_item_too_close_to_its_background_is_refused(tmp_path: Path):
+    # White on a lighter grey, 15 levels apart: found, but too faint to tell from the background.
+    image = rectangle_photo(background=225, item=240, rows=slice(20, 100), columns=slice(20, 70))
+    faint = save_image(tmp_path / "faint.png", image)
+    assert command_error([str(faint)]) == (
+        f"error: {faint}: cannot tell the item from the background: it differs from it by at most 15 levels of "
+        "255, and the background itself varies by 0; expected a difference of 20 or more: photograph the item on "
+        "a plain background of another colour or brightness"
+    )
+
+
+def test_an_item_on_a_noisy_background_is_refused(tmp_path: Path):
+    # 40 levels above a background whose noise alone strays by about 8 levels, even after smoothing.
+    image = rectangle_photo(background=180, item=220, rows=slice(20, 100), columns=slice(20, 70)).astype(np.float64)
+    image += np.random.default_rng(SEED).normal(0, 20, image.shape)
+    noisy = save_image(tmp_path / "noisy.png", np.clip(np.round(image), 0, 255).astype(np.uint8))
+    message = command_error([str(noisy)])
+    assert message.startswith(f"error: {noisy}: cannot tell the item from the background: it differs from it by ")
+    assert "and the background itself varies by" in message
+
+
+def test_specks_far_apart_are_refused_as_a_nearly_blank_input(tmp_path: Path):
+    # Two specks of dust in opposite corners: their box is the whole photo, in which they shrink to dots.
+    image = np.full((400, 300), 230, dtype=np.uint8)
+    image[10:14, 10:14] = image[386:390, 286:290] = 30
+    specks = save_image(tmp_path / "specks.png", image)
+    message = command_error([str(specks)])
+    assert message.startswith(f"error: {specks}: the prepared image is nearly blank: "), message
+    assert message.endswith("of its 28x28 pixels are lit, expected at least 19; photograph one item filling much "
+                            "of the photo, with no specks or marks far from it")
+
+
+def test_a_huge_png_is_refused_before_it_is_decoded(tmp_path: Path):
+    # 120 megapixels, between Pillow's limit (89) and twice it (179), where Pillow only warns and decodes it all.
+    huge = tmp_path / "huge.png"
+    Image.new("L", (12000, 10000), 230).save(huge)
+    assert huge.stat().st_size < 1_000_000
+    assert command_error([str(huge)]) == (
+        f"error: {huge}: too large to open safely: 12000x10000 pixels (120 megapixels) is more than the 89 "
+        "megapixels Pillow decodes safely, and a PNG image is decoded whole; expected a smaller photo: scale it "
+        "down, or save it as a JPEG, which is reduced while it is read"
+    )
+
+
+def test_a_huge_jpeg_is_reduced_while_it_is_read_in_bounded_memory(tmp_path: Path):
+    huge = tmp_path / "huge.jpg"
+    image = Image.new("RGB", (12000, 10000), (230, 230, 230))
+    image.paste((40, 40, 40), (3000, 2000, 9000, 8000))
+    image.save(huge, quality=90)
+    del image
+    assert huge.stat().st_size < 10_000_000
+    # The child's own peak: VmHWM starts afresh at exec, where getrusage's maximum keeps this process's.
+    script = (
+        "import sys; from pathlib import Path; from fashion_mnist.photo import prepare_photo; "
+        "image = prepare_photo(sys.argv[1]); "
+        "status = dict(line.split(':', 1) for line in Path('/proc/self/status').read_text().splitlines()); "
+        "print(*image.shape, image.max(), int(status['VmHWM'].split()[0]) // 1024)"
+    )
+    result = run([sys.executable, "-c", script, str(huge)], REPOSITORY)
+    height, width, brightest, peak_mb = result.stdout.split()
+    assert (height, width, brightest) == ("28", "28", "255")
+    # Decoded whole, the photo alone would take 360 MB, and its float arrays several GB.
+    assert int(peak_mb) < 200, result.stdout
+    assert "DecompressionBombWarning" not in result.stderr
 
 
 def test_a_bad_photo_among_good_ones_is_named(tmp_path: Path, good_photo: Path):

@@ -1,0 +1,49 @@
+"""The photo benchmark: its quick mode scores every background and draws the figure; the README quotes its report."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from benchmarks.photos import markdown, softmax_sentence
+from fashion_mnist.dataset import CLASS_NAMES
+from tests.conftest import REPOSITORY, run
+from tests.photographs import DEBIAN_COPY, SCENES
+
+
+def test_the_readme_quotes_the_committed_photo_report():
+    report = json.loads((REPOSITORY / "reports" / "photos.json").read_text())
+    readme = (REPOSITORY / "README.md").read_text()
+    assert report["quick"] is False and report["test_images"] == 1000
+    assert markdown(report) in readme
+    assert softmax_sentence(report) in " ".join(readme.split())
+    # What the README says of the table: within a point of the originals, and most lost when only shrunk.
+    assert all(abs(row["points_from_originals"]) < 1 for row in report["scenes"])
+    assert all(row["shrunk_accuracy"] < row["accuracy"] / 2 for row in report["scenes"])
+    assert (REPOSITORY / report["explained"]["figure"]).is_file() and report["explained"]["figure"] in readme
+
+
+@pytest.mark.skipif(not DEBIAN_COPY.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install it)")
+def test_the_quick_photo_benchmark_scores_every_background_and_draws_the_figure(tmp_path: Path):
+    output, figure = tmp_path / "photos.json", tmp_path / "explained.png"
+    result = run(
+        [sys.executable, "-m", "benchmarks.photos", "--quick", "--output", str(output), "--figure", str(figure)],
+        REPOSITORY,
+    )
+    report = json.loads(output.read_text())
+    assert report["quick"] is True and report["test_images"] == 20
+    assert [row["scene"] for row in report["scenes"]] == list(SCENES)
+    for row in report["scenes"]:
+        assert row["photos"] == 20 and 0 <= row["refused"] <= 20
+        assert 0 <= row["accuracy"] <= 1 and 0 <= row["original_accuracy"] <= 1 and 0 <= row["shrunk_accuracy"] <= 1
+        difference = 100 * (row["accuracy"] - row["original_accuracy"])
+        assert row["points_from_originals"] == pytest.approx(difference, abs=0.06)
+    assert markdown(report) in result.stdout
+    probabilities = report["explained"]["probabilities"]
+    assert list(probabilities) == list(CLASS_NAMES)
+    assert sum(probabilities.values()) == pytest.approx(1, abs=0.01)
+    assert report["explained"]["probability"] == max(probabilities.values())
+    with Image.open(figure) as image:
+        assert image.format == "PNG" and image.size == (1200, 400)
