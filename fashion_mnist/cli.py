@@ -1,12 +1,13 @@
 """The `fashion-mnist` command that `pip install .` provides: `fashion-mnist predict photo.jpg`."""
 
 import sys
+from functools import partial
 
 from fashion_mnist import predict
 from fashion_mnist.stage import run_stage
 
 # Each subcommand's `main` takes the arguments that follow its name.
-COMMANDS = {"predict": predict.main}
+COMMANDS = {"predict": partial(predict.main, prog="fashion-mnist predict")}
 USAGE = "usage: fashion-mnist {" + ",".join(COMMANDS) + "} ...  (fashion-mnist predict --help for its options)"
 
 

@@ -21,12 +21,23 @@ from fashion_mnist.photo import load_photo, prepare_photo
 from fashion_mnist.stage import run_stage
 
 TOP_CLASSES = 3
+# The project this package lives in, when it is installed in place (`pip install -e .`, as `make setup` does).
+PROJECT = Path(__file__).resolve().parent.parent
 
 
-def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
+def default_model() -> Path:
+    """`models/final.keras` of the current folder, or else of the project the command was installed from."""
+    if paths.FINAL_MODEL.exists() or not (PROJECT / paths.FINAL_MODEL).exists():
+        return paths.FINAL_MODEL
+    return PROJECT / paths.FINAL_MODEL
+
+
+def parse_arguments(
+    arguments: list[str] | None = None, prog: str = "python -m fashion_mnist.predict"
+) -> argparse.Namespace:
     """The command line: photos, the model to use, and where to keep the prepared images and the explanations."""
     parser = argparse.ArgumentParser(
-        prog="python -m fashion_mnist.predict",
+        prog=prog,
         description="Print the 3 most likely Fashion-MNIST classes of each photo.",
         epilog="Photos of the same name (a/shirt.jpg, b/shirt.jpg) are saved as shirt_..., shirt_2_... and so on.",
     )
@@ -34,8 +45,9 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model",
         type=Path,
-        default=paths.FINAL_MODEL,
-        help=f"a .keras model or the export's int8 .tflite; load only models you trust (default: {paths.FINAL_MODEL})",
+        default=None,
+        help=f"a .keras model or the export's int8 .tflite; load only models you trust (default: {paths.FINAL_MODEL} "
+        "of this folder, or of the project the command was installed from)",
     )
     parser.add_argument(
         "--save-input", type=Path, metavar="DIR", help="write the 28x28 image fed to the model as DIR/<photo>_28x28.png"
@@ -46,7 +58,15 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help="draw the photo, its 28x28 input and the ten probabilities as DIR/<photo>_explained.png",
     )
-    return parser.parse_args(arguments)
+    parsed = parser.parse_args(arguments)
+    if parsed.model is None:
+        parsed.model = default_model()
+        if not parsed.model.exists():
+            raise DataError(
+                f"{parsed.model}: model file not found here or in {PROJECT}; run `make pipeline` or `dvc pull` in the "
+                "project, or name a model with --model"
+            )
+    return parsed
 
 
 def predict_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
@@ -100,9 +120,9 @@ def save_input(image: np.ndarray, path: Path) -> None:
         Image.fromarray(image).save(temporary, format="PNG")
 
 
-def main(arguments: list[str] | None = None) -> None:
+def main(arguments: list[str] | None = None, prog: str = "python -m fashion_mnist.predict") -> None:
     """Prepare every photo, then print each one's top classes under the model."""
-    arguments = parse_arguments(arguments)
+    arguments = parse_arguments(arguments, prog=prog)
     # Every photo is checked before the model loads, so a bad file fails fast.
     images = np.stack([prepare_photo(photo) for photo in arguments.photos])
     names = output_names(arguments.photos)

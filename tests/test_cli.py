@@ -6,6 +6,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+from fashion_mnist import predict
+from fashion_mnist.errors import DataError
 from tests.conftest import REPOSITORY, run
 
 
@@ -40,3 +44,26 @@ def test_the_package_pins_what_the_requirements_files_pin():
     for dependency in declared:
         name, version = dependency.split("==")
         assert required.get(name.lower()) == version, dependency
+
+
+def test_the_default_model_is_this_folders_else_the_installed_projects(tmp_path: Path, monkeypatch):
+    here, project = tmp_path / "here", tmp_path / "project"
+    for folder in (here, project):
+        (folder / "models").mkdir(parents=True)
+    monkeypatch.chdir(here)
+    monkeypatch.setattr(predict, "PROJECT", project)
+    assert predict.default_model() == Path("models/final.keras"), "neither has one: the usual name, for the error"
+    (project / "models/final.keras").write_bytes(b"")
+    assert predict.default_model() == project / "models/final.keras"
+    (here / "models/final.keras").write_bytes(b"")
+    assert predict.default_model() == Path("models/final.keras")
+
+
+def test_without_a_model_anywhere_the_error_says_how_to_get_one(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(predict, "PROJECT", tmp_path / "project")
+    with pytest.raises(
+        DataError,
+        match=r"models/final\.keras: model file not found here or in .*project; run `make pipeline` or `dvc pull`",
+    ):
+        predict.parse_arguments(["photo.jpg"], prog="fashion-mnist predict")
