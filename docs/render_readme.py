@@ -73,6 +73,7 @@ def load_reports(root: Path) -> dict:
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         "jax_pin": jax_pin.group(1),
         "test_suite": read_json(root / "reports/test_suite.json"),
+        "exp_show": (root / "docs/exp_show.txt").read_text(),
     }
 
 
@@ -426,7 +427,13 @@ def test_times(reports: dict) -> str:
     return f"Measured {suite['date']} on {suite['cores']} CPU cores: {', '.join(times)}."
 
 
+def exp_show(reports: dict) -> str:
+    """`dvc exp show` as it prints, captured with a two-epoch experiment beside the committed run."""
+    return f"```\n{reports['exp_show'].rstrip()}\n```"
+
+
 PARTS = {
+    "exp-show": exp_show,
     "pipeline-time": pipeline_time,
     "results": results,
     "blog-curves": blog_curves,
