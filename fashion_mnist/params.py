@@ -111,6 +111,22 @@ SCHEMA: dict[str, dict[str, Rule]] = {
 }
 
 
+def read_yaml(path: Path, *, error: type[Exception], what: str) -> Any:
+    """The YAML 1.2 document in `path`, or `error` naming the file: missing (`what` it holds) or malformed."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise error(f"{path}: file not found; {what}") from None
+    try:
+        # YAML 1.2, as DVC reads and writes params.yaml: `1e-3` is a number, as `dvc exp run -S` means it.
+        return YAML(typ="safe", pure=True).load(text)
+    except YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise error(f"{path}: not valid YAML{where}: {getattr(problem, 'problem', None) or problem}") from None
+
+
 def load_params(sections: Iterable[str], path: Path = PARAMS_FILE) -> dict[str, dict[str, Any]]:
     """Return the named sections of the params file, each key checked against SCHEMA.
 
@@ -118,18 +134,7 @@ def load_params(sections: Iterable[str], path: Path = PARAMS_FILE) -> dict[str, 
     runs, never what it computes, which is why dvc.yaml leaves it out of the stages' deps.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: file not found; the pipeline's settings live there") from None
-    try:
-        # YAML 1.2, as DVC reads and writes params.yaml: `1e-3` is a number, as `dvc exp run -S` means it.
-        document = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ParamsError(f"{path}: not valid YAML{where}: {problem}") from None
+    document = read_yaml(path, error=ParamsError, what="the pipeline's settings live there")
     if not isinstance(document, dict):
         raise ParamsError(
             f"{path}: expected a mapping of sections ({', '.join(SCHEMA)}), got {type(document).__name__}"

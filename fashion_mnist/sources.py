@@ -5,9 +5,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML, YAMLError
-
 from fashion_mnist.errors import DataError
+from fashion_mnist.params import read_yaml
 from fashion_mnist.paths import SOURCE_FILES, SOURCES_FILE
 
 KEYS = ("mirrors", "files")
@@ -39,17 +38,7 @@ def is_base_url(value: Any) -> bool:
 def load_sources(path: Path = SOURCES_FILE) -> dict[str, Any]:
     """Return the sources file's `mirrors` (base URLs) and `files` (.gz name to SHA-256), each one checked."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found; it lists the mirrors and checksums of the download stage") from None
-    try:
-        document = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise DataError(f"{path}: not valid YAML{where}: {problem}") from None
+    document = read_yaml(path, error=DataError, what="it lists the mirrors and checksums of the download stage")
     if not isinstance(document, dict):
         raise DataError(f"{path}: expected a mapping with keys {', '.join(KEYS)}, got {type(document).__name__}")
     for key in document:
