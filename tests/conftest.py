@@ -67,6 +67,14 @@ def set_sources(project: Path, changes: dict) -> None:
     path.write_text(yaml.safe_dump(sources, sort_keys=False))
 
 
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Debian's copy of Fashion-MNIST, which `make test` installs: without it a test fails, it is never skipped."""
+    folder = Path("/usr/share/datasets/fashion-mnist")
+    assert folder.is_dir(), f"{folder} is missing: `make test` installs it (apt-get install dataset-fashion-mnist)"
+    return folder
+
+
 @pytest.fixture
 def mirror(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A folder of synthetic Fashion-MNIST files and their checksums."""

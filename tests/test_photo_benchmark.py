@@ -10,7 +10,7 @@ from PIL import Image
 from benchmarks.photos import markdown, softmax_sentence
 from fashion_mnist.dataset import CLASS_NAMES
 from tests.conftest import REPOSITORY, run
-from tests.photographs import DEBIAN_COPY, SCENES
+from tests.photographs import SCENES
 
 
 def test_the_readme_quotes_the_committed_photo_report():
@@ -25,7 +25,7 @@ def test_the_readme_quotes_the_committed_photo_report():
     assert (REPOSITORY / report["explained"]["figure"]).is_file() and report["explained"]["figure"] in readme
 
 
-@pytest.mark.skipif(not DEBIAN_COPY.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install it)")
+@pytest.mark.usefixtures("real_data")
 def test_the_quick_photo_benchmark_scores_every_background_and_draws_the_figure(tmp_path: Path):
     output, figure = tmp_path / "photos.json", tmp_path / "explained.png"
     result = run(

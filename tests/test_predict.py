@@ -18,7 +18,6 @@ from fashion_mnist.saving import save_model
 from fashion_mnist.stage import run_stage
 from tests.conftest import REPOSITORY, run
 from tests.photographs import (
-    DEBIAN_COPY,
     SCENES,
     SEED,
     dark_on_light_paper,
@@ -29,9 +28,7 @@ from tests.photographs import (
     write_photos,
 )
 
-needs_real_data = pytest.mark.skipif(
-    not DEBIAN_COPY.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install it)"
-)
+needs_real_data = pytest.mark.usefixtures("real_data")
 
 
 @pytest.fixture(scope="module")

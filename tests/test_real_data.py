@@ -15,7 +15,7 @@ DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not DEBIAN_COPY.is_dir(), reason="needs Debian's dataset-fashion-mnist (apt-get install it)"),
+    pytest.mark.usefixtures("real_data"),
 ]
 
 
