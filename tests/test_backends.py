@@ -16,6 +16,8 @@ from fashion_mnist.backend import process_settings, start_distribution
 from fashion_mnist.batches import epoch_batches, steps_per_epoch
 from fashion_mnist.errors import ParamsError, PipelineError
 from fashion_mnist.identity import identity_changes
+from fashion_mnist.learning_curves import METRICS
+from fashion_mnist.progress import read_history
 from tests.conftest import (
     EXPORT,
     FINAL_EVALUATE,
@@ -137,7 +139,7 @@ def free_port() -> int:
 
 
 # One epoch of data_parallel at the quick params' batch of 32, split over two devices in all.
-DATA_PARALLEL = {"train": {"epochs": 1, "distribution": "data_parallel"}}
+DATA_PARALLEL = {"train": {"epochs": 1, "distribution": "data_parallel", "backend": "jax"}}
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +206,8 @@ def test_two_processes_end_with_the_weights_of_one_process_over_two_devices(two_
     # Training's loss and both accuracies match too. The validation loss differs in its last bits: each
     # process feeds the whole validation batch, so the two together evaluate every image twice, and the
     # float32 sums of the same losses, grouped otherwise, round otherwise (measured: 2.4e-7, 2 ulps).
-    one_history = pd.read_csv(project / "reports/train/history.csv")
-    two_history = pd.read_csv(first / "reports/train/history.csv")
+    one_history = read_history(project / "reports/train/plots/metrics", METRICS)
+    two_history = read_history(first / "reports/train/plots/metrics", METRICS)
     exact = ["epoch", "accuracy", "loss", "val_accuracy"]
     pd.testing.assert_frame_equal(one_history[exact], two_history[exact], check_exact=True)
     difference = (one_history["val_loss"] - two_history["val_loss"]).abs().max()
@@ -218,7 +220,7 @@ def test_one_process_spreads_each_batch_over_its_devices(tmp_path: Path):
     run(["dvc", "repro", "preprocess"], project)
     # XLA's flag gives the CPU two devices, as a machine with two GPUs has.
     devices = {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    set_params(project, {"train": {"epochs": 1, "batch_size": 33, "distribution": "data_parallel"}})
+    set_params(project, {"train": {"epochs": 1, "batch_size": 33, "distribution": "data_parallel", "backend": "jax"}})
     refused = subprocess.run(
         ["python", "-m", "stages.train"],
         cwd=project,
