@@ -19,8 +19,8 @@ def test_the_readme_quotes_the_committed_photo_report():
     assert report["quick"] is False and report["test_images"] == 1000
     assert markdown(report) in readme
     assert softmax_sentence(report) in " ".join(readme.split())
-    # What the README says of the table: within a point of the originals, and most lost when only shrunk.
-    assert all(abs(row["points_from_originals"]) < 1 for row in report["scenes"])
+    # What the README says of the table: within 1.5 points of the originals, and most lost when only shrunk.
+    assert all(abs(row["points_from_originals"]) < 1.5 for row in report["scenes"])
     assert all(row["shrunk_accuracy"] < row["accuracy"] / 2 for row in report["scenes"])
     assert (REPOSITORY / report["explained"]["figure"]).is_file() and report["explained"]["figure"] in readme
 
