@@ -9,8 +9,8 @@ import pytest
 from docs import render_readme
 
 ROOT = Path(__file__).resolve().parent.parent
-# What the renderer reads: the reports, the lock file of the run, params and the JAX pin.
-CITED = ["README.md", "reports", "dvc.lock", "params.yaml", "requirements-jax.txt"]
+# What the renderer reads: the reports, the lock file of the run, params, the JAX pin and a captured table.
+CITED = ["README.md", "reports", "dvc.lock", "params.yaml", "requirements-jax.txt", "docs/exp_show.txt"]
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def project(tmp_path: Path) -> Path:
         if source.is_dir():
             shutil.copytree(source, destination)
         else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, destination)
     return tmp_path
 
