@@ -424,7 +424,8 @@ def test_times(reports: dict) -> str:
     times = [f"{command} took {duration(suite[key])}" for key, command in commands.items() if key in suite]
     if not times:
         return ""
-    return f"Measured {suite['date']} on {suite['cores']} CPU cores: {', '.join(times)}."
+    machine = f"{suite['cpu']}, {suite['cores']} cores" if "cpu" in suite else f"{suite['cores']} CPU cores"
+    return f"Measured {suite['date']} on {machine}: {', '.join(times)}."
 
 
 def exp_show(reports: dict) -> str:

@@ -74,6 +74,10 @@ def test_the_test_suites_time_is_rendered_only_from_its_file(project: Path):
     assert render_readme.test_times(render_readme.load_reports(project)) == (
         "Measured 2026-01-02 on 2 CPU cores: `make test` took 25 min, `make test-fast` took 1 min 35 s."
     )
+    (project / "reports/test_suite.json").write_text(json.dumps({**suite, "cpu": "AMD EPYC"}))
+    assert render_readme.test_times(render_readme.load_reports(project)).startswith(
+        "Measured 2026-01-02 on AMD EPYC, 2 cores:"
+    )
 
 
 def test_a_part_without_a_renderer_is_named():
