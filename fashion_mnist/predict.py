@@ -59,14 +59,20 @@ def parse_arguments(
         help="draw the photo, its 28x28 input and the ten probabilities as DIR/<photo>_explained.png",
     )
     parsed = parser.parse_args(arguments)
-    if parsed.model is None:
+    parsed.model_given = parsed.model is not None
+    if not parsed.model_given:
         parsed.model = default_model()
-        if not parsed.model.exists():
-            raise DataError(
-                f"{parsed.model}: model file not found here or in {PROJECT}; run `make pipeline` or `dvc pull` in the "
-                "project, or name a model with --model"
-            )
     return parsed
+
+
+def require_model(path: Path, given: bool) -> None:
+    """Stop, saying how to get one, when the default model is missing; a model named with --model is checked
+    when it loads."""
+    if not given and not path.exists():
+        raise DataError(
+            f"{path}: model file not found here or in {PROJECT}; run `make pipeline` or `dvc pull` in the project, "
+            "or name a model with --model"
+        )
 
 
 def predict_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
@@ -131,6 +137,7 @@ def main(arguments: list[str] | None = None, prog: str = "python -m fashion_mnis
             path = arguments.save_input / f"{name}_28x28.png"
             save_input(image, path)
             print(f"{photo}: model input saved as {path}")
+    require_model(arguments.model, given=arguments.model_given)
     probabilities = predict_probabilities(arguments.model, images)
     for photo, row in zip(arguments.photos, probabilities, strict=True):
         print(f"{photo}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top_classes(row)))

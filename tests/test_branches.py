@@ -21,7 +21,12 @@ def declared_metrics() -> list[str]:
     for pipeline in ["dvc.yaml", "final/dvc.yaml"]:
         stages |= yaml.safe_load((REPOSITORY / pipeline).read_text())["stages"]
     paths = [next(iter(entry)) for stage in stages.values() for entry in stage.get("metrics", [])]
-    assert paths == ["reports/train/metrics.json", "reports/final/metrics.json", "reports/export/metrics.json"]
+    assert paths == [
+        "reports/train/metrics.json",
+        "reports/final-train/metrics.json",
+        "reports/final/metrics.json",
+        "reports/export/metrics.json",
+    ]
     return paths
 
 
@@ -80,5 +85,5 @@ def test_plots_diff_renders_both_branches(branches: Path, tmp_path: Path):
     shown = run(["dvc", "plots", "diff", "main", "other", "--json", "-o", str(tmp_path / "json")], branches)
     (loss,) = json.loads(shown.stdout)["data"]["Loss"]
     rows = loss["content"]["data"]["values"]
-    epochs = {branch: {int(row["epoch"]) for row in rows if row["rev"] == branch} for branch in ["main", "other"]}
+    epochs = {branch: {int(row["step"]) for row in rows if row["rev"] == branch} for branch in ["main", "other"]}
     assert epochs == {"main": set(range(1, MAIN_EPOCHS + 1)), "other": set(range(1, OTHER_EPOCHS + 1))}

@@ -66,4 +66,8 @@ def test_without_a_model_anywhere_the_error_says_how_to_get_one(tmp_path: Path, 
         DataError,
         match=r"models/final\.keras: model file not found here or in .*project; run `make pipeline` or `dvc pull`",
     ):
-        predict.parse_arguments(["photo.jpg"], prog="fashion-mnist predict")
+        arguments = predict.parse_arguments(["photo.jpg"], prog="fashion-mnist predict")
+        predict.require_model(arguments.model, given=arguments.model_given)
+    # A model named with --model is not checked here: its loading names it, after the photos are checked.
+    arguments = predict.parse_arguments(["photo.jpg", "--model", "elsewhere.keras"])
+    predict.require_model(arguments.model, given=arguments.model_given)

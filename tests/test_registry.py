@@ -32,8 +32,10 @@ def storage(project: Path) -> Path:
 
 
 def pushed(project: Path, path: str) -> bytes:
-    """The content of an output as the default remote holds it, found by its checksum in dvc.lock."""
-    stages = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    """The content of an output as the default remote holds it, found by its checksum in either lock file."""
+    stages = {}
+    for lock in ["dvc.lock", "final/dvc.lock"]:
+        stages |= yaml.safe_load((project / lock).read_text())["stages"]
     md5 = next(out["md5"] for stage in stages.values() for out in stage.get("outs", []) if out["path"] == path)
     return (storage(project) / "files/md5" / md5[:2] / md5[2:]).read_bytes()
 
