@@ -227,14 +227,16 @@ def test_repro_pull_in_a_fresh_clone_fetches_what_it_needs_and_runs_nothing(team
 def train_run_cache_entries(project: Path) -> list[dict]:
     """The run-cache entries DVC can use for train: the code and data of dvc.lock, the params now in params.yaml."""
     stage = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]["train"]
-    deps = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["train"]["deps"]
+    locked = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["train"]
+    # The command as run, with train.backend filled in: dvc.yaml's holds the template.
+    command, deps = locked["cmd"], locked["deps"]
     params = yaml.safe_load((project / "params.yaml").read_text())
     params = {section: params[section] for section in stage["params"]}
     entries = (yaml.safe_load(path.read_text()) for path in (project / ".dvc/cache/runs").glob("*/*/*"))
     return [
         entry
         for entry in entries
-        if entry["cmd"] == stage["cmd"] and entry["deps"] == deps and entry["params"]["params.yaml"] == params
+        if entry["cmd"] == command and entry["deps"] == deps and entry["params"]["params.yaml"] == params
     ]
 
 
