@@ -32,8 +32,6 @@ LEARNING_CURVES = TRAIN_REPORTS / "learning_curves.png"
 CONVOLUTION = TRAIN_REPORTS / "convolution.png"
 
 FINAL_TRAIN_REPORTS = REPORTS_DIR / "final-train"
-FINAL_EPOCHS = FINAL_TRAIN_REPORTS / "plots" / "metrics"
-FINAL_TRAIN_METRICS = FINAL_TRAIN_REPORTS / "metrics.json"
 FINAL_TIMING = FINAL_TRAIN_REPORTS / "timing.json"
 FINAL_ENVIRONMENT = FINAL_TRAIN_REPORTS / "environment.json"
 
