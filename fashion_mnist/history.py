@@ -37,13 +37,29 @@ def summarize_history(history: pd.DataFrame) -> dict:
 
 
 def read_best_epoch(path: Path) -> int:
-    """The `best_epoch` that the train stage wrote into `path` (its metrics, or the file of the best epoch alone)."""
+    """The `best_epoch` that the train stage wrote into `path` (its metrics, or the file of the validated steps)."""
+    return _read_counts(path, ("best_epoch",))["best_epoch"]
+
+
+def read_validated_steps(path: Path) -> dict[str, int]:
+    """What final-train repeats of the run that validation chose, from the train stage's `path`: the best epoch,
+    the steps of each of its epochs, and the epochs its learning-rate schedule spanned."""
+    return _read_counts(path, ("best_epoch", "steps_per_epoch", "schedule_epochs"))
+
+
+def _read_counts(path: Path, keys: tuple[str, ...]) -> dict[str, int]:
     try:
-        best = json.loads(Path(path).read_text()).get("best_epoch")
+        document = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; run `dvc repro train` first") from None
-    except (ValueError, AttributeError) as error:
+    except ValueError as error:
         raise DataError(f"{path}: not the train stage's metrics ({error})") from None
-    if not isinstance(best, int) or isinstance(best, bool) or best < 1:
-        raise DataError(f"{path}: expected best_epoch to be an integer >= 1, got {best!r}")
-    return best
+    if not isinstance(document, dict):
+        raise DataError(f"{path}: not the train stage's metrics (expected a mapping, got {type(document).__name__})")
+    counts = {}
+    for key in keys:
+        value = document.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise DataError(f"{path}: expected {key} to be an integer >= 1, got {value!r}; run `dvc repro train`")
+        counts[key] = value
+    return counts

@@ -72,6 +72,13 @@ def open_interval(low: float, high: float) -> Rule:
     return Rule(lambda value: _is_number(value) and low < value < high, f"a number strictly between {low} and {high}")
 
 
+def half_open_interval(low: float, high: float) -> Rule:
+    """A number from `low` up to, but not including, `high`."""
+    return Rule(
+        lambda value: _is_number(value) and low <= value < high, f"a number from {low} up to (not including) {high}"
+    )
+
+
 def positive_number() -> Rule:
     """A finite number above zero."""
     return Rule(lambda value: _is_number(value) and value > 0, "a finite number > 0")
@@ -99,6 +106,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "learning_rate": positive_number(),
         "schedule": one_of(*SCHEDULES),
         "weight_decay": non_negative_number(),
+        "label_smoothing": half_open_interval(0, 1),
+        "ema_momentum": optional(open_interval(0, 1)),
         "augment": boolean(),
         "precision": one_of(*PRECISIONS),
         "backend": one_of(*BACKENDS),

@@ -15,6 +15,49 @@ from fashion_mnist.identity import architecture, run_identity
 from fashion_mnist.schedule import learning_rate_schedule
 
 
+class SparseCrossentropyWithLabelSmoothing(keras.losses.Loss):
+    """Cross-entropy against labels smoothed by `label_smoothing`: (1 - e) on the true class and e/K spread over
+    all K, for integer labels (Keras smooths only one-hot ones). The model is rewarded less for certainty."""
+
+    def __init__(self, label_smoothing: float, **kwargs):
+        super().__init__(name="sparse_crossentropy_with_label_smoothing", **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, labels, probabilities):
+        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(labels, (-1,)), "int32"), probabilities.shape[-1])
+        return keras.losses.categorical_crossentropy(one_hot, probabilities, label_smoothing=self.label_smoothing)
+
+
+class SwapAverageWeights(keras.callbacks.SwapEMAWeights):
+    """Keras's swap of the weights' moving average into the model for validation and at each epoch's end,
+    told where the averages are when a run resumes: a checkpoint saved at an epoch's end holds them in the model."""
+
+    def __init__(self, resumed: bool):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = resumed
+
+
+def build_optimizer(
+    model: keras.Model,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    *,
+    weight_decay: float | None,
+    ema_momentum: float | None,
+) -> keras.optimizers.Optimizer:
+    """Adam, or AdamW with `weight_decay`, which leaves biases and batch normalization's scales and offsets
+    alone (the 1-D variables: shrinking them regularizes nothing); with `ema_momentum`, it also keeps an
+    exponential moving average of the weights."""
+    optimizer = keras.optimizers.Adam(
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        use_ema=ema_momentum is not None,
+        ema_momentum=ema_momentum if ema_momentum is not None else 0.99,
+    )
+    if weight_decay:
+        optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if len(v.shape) <= 1])
+    return optimizer
+
+
 class ReseedRandomLayers(keras.callbacks.Callback):
     """At each epoch's start, set the state of every seed generator (Dropout's) from (seed, epoch, its place).
 
@@ -44,15 +87,24 @@ def train_model(
     learning_rate: float,
     schedule: str = "constant",
     weight_decay: float | None = None,
+    label_smoothing: float = 0.0,
+    ema_momentum: float | None = None,
     augment: bool = False,
     early_stopping_patience: int | None = None,
     seed: int,
     checkpoint_dir: Path | None,
     part: tuple[int, int] = (0, 1),
     devices: int = 1,
+    epoch_steps: int | None = None,
+    schedule_epochs: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
     """Compile and fit `model` with Adam (AdamW with `weight_decay`), resuming from `checkpoint_dir`.
+
+    An epoch is one pass over `images` unless `epoch_steps` sets its steps, and the learning-rate
+    schedule spans `schedule_epochs` such epochs (default `epochs`): final-train repeats the steps and the
+    schedule that validation chose, step for step, on more images. With `ema_momentum`, validation scores
+    the weights' moving average, and the model ends with it.
 
     With validation data, `model` ends with the weights of its best val_accuracy epoch, and training
     stops once `early_stopping_patience` epochs brought no better one (None: never). Returns one
@@ -65,15 +117,21 @@ def train_model(
     `on_epoch` receives each epoch's history row as it ends; after a resume, the rows of the epochs
     already done come first, so that it sees the same rows as in a run that never stopped.
     """
-    steps = steps_per_epoch(len(labels), batch_size=batch_size, devices=devices)
+    steps = epoch_steps or steps_per_epoch(len(labels), batch_size=batch_size, devices=devices)
+    schedule_epochs = schedule_epochs or epochs
     model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=learning_rate_schedule(
-                learning_rate, schedule=schedule, steps_per_epoch=steps, epochs=epochs
-            ),
+        optimizer=build_optimizer(
+            model,
+            learning_rate_schedule(learning_rate, schedule=schedule, steps_per_epoch=steps, epochs=schedule_epochs),
             weight_decay=weight_decay,
+            ema_momentum=ema_momentum,
         ),
-        loss="sparse_categorical_crossentropy",
+        # Without smoothing, Keras's own loss: the blog's, bit for bit.
+        loss=(
+            SparseCrossentropyWithLabelSmoothing(label_smoothing)
+            if label_smoothing
+            else "sparse_categorical_crossentropy"
+        ),
         metrics=["accuracy"],
     )
     identity = run_identity(
@@ -88,11 +146,15 @@ def train_model(
         learning_rate=learning_rate,
         schedule=schedule,
         weight_decay=weight_decay,
+        label_smoothing=label_smoothing,
+        ema_momentum=ema_momentum,
         augment=augment,
         early_stopping_patience=early_stopping_patience,
         seed=seed,
         processes=part[1],
         devices=devices,
+        steps_per_epoch=steps,
+        schedule_epochs=schedule_epochs,
     )
     first_epoch, history = restore(model, checkpoint_dir, identity) if checkpoint_dir else (0, [])
     if on_epoch:
@@ -106,8 +168,8 @@ def train_model(
                 labels,
                 batch_size=batch_size,
                 seed=seed,
-                first_epoch=first_epoch,
-                epochs=epochs,
+                first_step=first_epoch * steps,
+                steps=epochs * steps,
                 augment=augment,
                 part=part,
                 devices=devices,
@@ -119,6 +181,8 @@ def train_model(
             shuffle=False,  # batch_stream already shuffles, reproducibly.
             callbacks=[
                 ReseedRandomLayers(seed),
+                # Before the checkpoint, which then saves the averages in the model, the raw weights in the optimizer.
+                *([SwapAverageWeights(resumed=first_epoch > 0)] if ema_momentum is not None else []),
                 checkpoint,
             ],
             # One line per epoch when the output is a log, a live progress bar in a terminal.

@@ -1,4 +1,4 @@
-"""Stage final-train: retrain on 100% of the training set for the epochs validation chose.
+"""Stage final-train: retrain on 100% of the training set for the steps validation chose.
 
 It runs after every decision has been made, so it refuses to run inside a DVC experiment.
 """
@@ -10,7 +10,7 @@ from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split
 from fashion_mnist.files import write_json
-from fashion_mnist.history import read_best_epoch
+from fashion_mnist.history import read_validated_steps
 from fashion_mnist.identity import library_versions
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
@@ -28,10 +28,16 @@ def main() -> None:
     params = load_params(["base", "model", "train", "final"])
     seed, train = params["base"]["seed"], params["train"]
     check_backend(train["backend"])
-    epochs = params["final"]["epochs"]
+    epochs, epoch_steps, schedule_epochs = params["final"]["epochs"], None, None
     if epochs == "auto":
-        epochs = read_best_epoch(paths.BEST_EPOCH)
-        print(f"final.epochs is auto: {epochs} epochs, the best validation epoch of train")
+        # The validated run's steps and learning rates, one for one: its epochs were shorter, on 80% of the images.
+        validated = read_validated_steps(paths.BEST_EPOCH)
+        epochs, epoch_steps = validated["best_epoch"], validated["steps_per_epoch"]
+        schedule_epochs = validated["schedule_epochs"]
+        print(
+            f"final.epochs is auto: the {epochs} x {epoch_steps} steps up to train's best epoch, on its schedule "
+            f"of {schedule_epochs} epochs"
+        )
     make_deterministic(seed)
     policy = set_precision(train["precision"])
     images, labels = load_split(paths.TRAIN_DATA)
@@ -50,9 +56,13 @@ def main() -> None:
             learning_rate=train["learning_rate"],
             schedule=train["schedule"],
             weight_decay=train["weight_decay"] or None,
+            label_smoothing=train["label_smoothing"],
+            ema_momentum=train["ema_momentum"],
             augment=train["augment"],
             seed=seed,
             checkpoint_dir=CHECKPOINT_DIR,
+            epoch_steps=epoch_steps,
+            schedule_epochs=schedule_epochs,
             on_epoch=log_epoch,
         )
     seconds = time.perf_counter() - started
@@ -62,7 +72,8 @@ def main() -> None:
     write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     clear_checkpoint(CHECKPOINT_DIR)
     accuracy = history["accuracy"].iloc[-1]
-    print(f"{paths.FINAL_MODEL}: {epochs} epochs, training accuracy {accuracy:.4f}; {seconds:.0f} s")
+    steps = f"{epoch_steps} steps" if epoch_steps else "one pass"
+    print(f"{paths.FINAL_MODEL}: {epochs} epochs of {steps}, training accuracy {accuracy:.4f}; {seconds:.0f} s")
 
 
 if __name__ == "__main__":

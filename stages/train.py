@@ -10,6 +10,7 @@ from contextlib import nullcontext
 
 from fashion_mnist import paths
 from fashion_mnist.backend import local_copy, make_deterministic, set_precision, start_distribution
+from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split, validation_split
 from fashion_mnist.files import write_json, write_text
@@ -59,6 +60,8 @@ def main() -> None:
             learning_rate=train["learning_rate"],
             schedule=train["schedule"],
             weight_decay=train["weight_decay"] or None,
+            label_smoothing=train["label_smoothing"],
+            ema_momentum=train["ema_momentum"],
             augment=train["augment"],
             early_stopping_patience=train["early_stopping_patience"],
             seed=seed,
@@ -91,7 +94,15 @@ def main() -> None:
     )
     # After DVCLive's last summary of the latest epoch: the metrics are those of the best one.
     write_json(paths.TRAIN_METRICS, metrics)
-    write_json(paths.BEST_EPOCH, {"best_epoch": metrics["best_epoch"]})
+    # What final-train repeats, step for step: the steps up to the best epoch, on this run's schedule.
+    write_json(
+        paths.BEST_EPOCH,
+        {
+            "best_epoch": metrics["best_epoch"],
+            "steps_per_epoch": steps_per_epoch(len(y_train), batch_size=train["batch_size"], devices=devices),
+            "schedule_epochs": train["epochs"],
+        },
+    )
     write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
     clear_checkpoint(CHECKPOINT_DIR)
     print(

@@ -134,8 +134,16 @@ def test_the_command_prints_the_top_3_and_saves_the_model_input(model_path, test
     photograph(images[index], *dark_on_light_paper(random, colour=True), random).save(path, quality=80)
 
     result = run(
-        [sys.executable, "-m", "fashion_mnist.predict", str(path), "--model", str(model_path),
-         "--save-input", str(tmp_path / "inputs")],
+        [
+            sys.executable,
+            "-m",
+            "fashion_mnist.predict",
+            str(path),
+            "--model",
+            str(model_path),
+            "--save-input",
+            str(tmp_path / "inputs"),
+        ],
         REPOSITORY,
     )
     line = result.stdout.splitlines()[-1]
@@ -458,8 +466,10 @@ def test_specks_far_apart_are_refused_as_a_nearly_blank_input(tmp_path: Path):
     specks = save_image(tmp_path / "specks.png", image)
     message = command_error([str(specks)])
     assert message.startswith(f"error: {specks}: the prepared image is nearly blank: "), message
-    assert message.endswith("of its 28x28 pixels are lit, expected at least 19; photograph one item filling much "
-                            "of the photo, with no specks or marks far from it")
+    assert message.endswith(
+        "of its 28x28 pixels are lit, expected at least 19; photograph one item filling much "
+        "of the photo, with no specks or marks far from it"
+    )
 
 
 def test_a_huge_png_is_refused_before_it_is_decoded(tmp_path: Path):
