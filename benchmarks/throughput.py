@@ -64,20 +64,27 @@ class EpochTimes:
         return None
 
 
-def blog_loop(images: np.ndarray, labels: np.ndarray, *, epochs: int) -> EpochTimes:
-    """The blog notebook's training: `fit` on NumPy arrays, Keras holding out the last 20% and shuffling the rest."""
+def blog_loop(images: np.ndarray, labels: np.ndarray, *, epochs: int, target: float | None = None) -> EpochTimes:
+    """The blog notebook's training: `fit` on NumPy arrays, Keras holding out the last 20% and shuffling the rest;
+    with `target`, it stops once val_accuracy reaches it."""
     make_deterministic(SEED)
     set_precision("float32")
     model = build_model("blog_cnn")
     model.compile(optimizer=keras.optimizers.Adam(0.001), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     times = EpochTimes("blog loop (fit on NumPy, float32)")
+
+    def on_epoch_end(epoch: int, logs: dict) -> None:
+        times.record(logs)
+        if target is not None and logs["val_accuracy"] >= target:
+            model.stop_training = True
+
     model.fit(
         images,
         labels,
         batch_size=BATCH_SIZE,
         epochs=epochs,
         validation_split=VALIDATION_FRACTION,
-        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: times.record(logs))],
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)],
         verbose=0,
     )
     return times
@@ -93,10 +100,13 @@ def stage_loop(
     model_name: str = "blog_cnn",
     recipe: dict = SHIPPED_RECIPE,
     target: float | None = None,
+    batch_size: int = BATCH_SIZE,
+    seed: int = SEED,
 ) -> EpochTimes:
     """Train as the train stage does, with `train_model`; with `target`, stop once val_accuracy reaches it."""
-    make_deterministic(SEED)
+    make_deterministic(seed)
     set_precision(precision)
+    # The validation images are those of the stage, whatever the seed of the run.
     (x_train, y_train), validation = validation_split(images, labels, fraction=VALIDATION_FRACTION, seed=SEED)
     model = build_model(model_name)
     with tempfile.TemporaryDirectory(prefix="benchmark-checkpoint-") as checkpoint_dir:
@@ -114,9 +124,9 @@ def stage_loop(
             labels=y_train,
             validation_data=validation,
             epochs=epochs,
-            batch_size=BATCH_SIZE,
+            batch_size=batch_size,
             **recipe,
-            seed=SEED,
+            seed=seed,
             checkpoint_dir=Path(checkpoint_dir),
             on_epoch=on_epoch,
         )

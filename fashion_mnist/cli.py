@@ -1,14 +1,15 @@
-"""The `fashion-mnist` command that `pip install .` provides: `fashion-mnist predict photo.jpg`."""
+"""The `fashion-mnist` command that `pip install .` provides: `fashion-mnist predict photo.jpg`, and
+`fashion-mnist recipe fast`, the params of a named recipe for `dvc exp run`."""
 
+import importlib
 import sys
-from functools import partial
 
-from fashion_mnist import predict
 from fashion_mnist.stage import run_stage
 
-# Each subcommand's `main` takes the arguments that follow its name.
-COMMANDS = {"predict": partial(predict.main, prog="fashion-mnist predict")}
-USAGE = "usage: fashion-mnist {" + ",".join(COMMANDS) + "} ...  (fashion-mnist predict --help for its options)"
+# Each subcommand's module has a `main(arguments, prog)`; it is imported when named, so that `recipe` does
+# not wait for Keras.
+COMMANDS = {"predict": "fashion_mnist.predict", "recipe": "fashion_mnist.recipes"}
+USAGE = "usage: fashion-mnist {" + ",".join(COMMANDS) + "} ...  (fashion-mnist COMMAND --help for its options)"
 
 
 def main(arguments: list[str] | None = None) -> None:
@@ -20,4 +21,5 @@ def main(arguments: list[str] | None = None) -> None:
     command, *rest = arguments
     if command not in COMMANDS:
         sys.exit(f"error: unknown command {command!r}\n{USAGE}")
-    run_stage(lambda: COMMANDS[command](rest))
+    module = importlib.import_module(COMMANDS[command])
+    run_stage(lambda: module.main(rest, prog=f"fashion-mnist {command}"))

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 PARAMS_FILE = Path("params.yaml")
+RECIPES_FILE = Path("recipes.yaml")
 # The mirrors and checksums of the download stage: data the stage depends on, kept in git.
 SOURCES_FILE = Path("data/sources.yaml")
 

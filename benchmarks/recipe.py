@@ -1,0 +1,161 @@
+"""Time to the blog's accuracy, and what each trick of the fast recipe bought, measured in one run.
+
+    python -m benchmarks.recipe            # the real data: about 12 minutes on 2 cores
+    python -m benchmarks.recipe --quick    # tiny data, to check that it all runs
+
+First, the seconds each of three trainings takes to first reach 0.92 validation accuracy, each stopped there
+or at its cap: the blog's loop, the blog model in the train stage with params.yaml's settings, and the
+`fast` recipe of recipes.yaml. Then the recipe's ladder: the train stage's path with the recipe's model,
+precision and epochs, adding one trick at a time, each run to its end. Seconds are training time,
+validation included, from the start of training. Run it from the repository root; it writes
+reports/recipe.json (or --output) and draws docs/time_to_accuracy.png from it.
+"""
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from benchmarks.machine import machine
+from benchmarks.throughput import EpochTimes, blog_loop, stage_loop
+from fashion_mnist import paths
+from fashion_mnist.dataset import load_split
+from fashion_mnist.params import load_params
+from fashion_mnist.recipes import load_recipes
+
+TARGET = 0.92
+# The most epochs the blog's loop and the stage's default get to reach TARGET: three times what the stage's
+# committed run needed.
+CAP_EPOCHS = 20
+FIGURE = Path("docs/time_to_accuracy.png")
+
+
+def training_settings(params: dict) -> dict:
+    """train_model's keyword arguments for the `train` section of params."""
+    return {
+        "learning_rate": params["learning_rate"],
+        "schedule": params["schedule"],
+        "weight_decay": params["weight_decay"] or None,
+        "label_smoothing": params["label_smoothing"],
+        "ema_momentum": params["ema_momentum"],
+        "augment": params["augment"],
+    }
+
+
+def ladder_steps(default: dict, recipe: dict) -> list[tuple[str, dict]]:
+    """The recipe built up from the stage's default, one trick per step; the last step is the recipe itself."""
+    start = default | {"precision": recipe["precision"], "epochs": recipe["epochs"]}
+    steps = [(f"the stage's default params in {recipe['precision']}, {recipe['epochs']} epochs", start)]
+    changes = [
+        (
+            f"batch {recipe['batch_size']}, learning rate {recipe['learning_rate']}, {recipe['schedule']} schedule",
+            ("batch_size", "learning_rate", "schedule"),
+        ),
+        (f"label smoothing {recipe['label_smoothing']}", ("label_smoothing",)),
+        (f"moving average of the weights, momentum {recipe['ema_momentum']}", ("ema_momentum",)),
+        ("the rest of the recipe", tuple(recipe)),
+    ]
+    settings = start
+    for name, keys in changes:
+        changed = settings | {key: recipe[key] for key in keys}
+        if changed != settings:
+            steps.append((f"+ {name}", changed))
+        settings = changed
+    return steps
+
+
+def run_summary(run: EpochTimes, **details: object) -> dict:
+    """One run's record: when each epoch ended, its validation accuracy, the time to TARGET and the best."""
+    return {
+        "variant": run.variant,
+        **details,
+        f"seconds_to_{TARGET}": run.seconds_to(TARGET),
+        "epochs_run": len(run.ended),
+        "best_val_accuracy": round(max(run.val_accuracy), 4),
+        "elapsed_seconds": [round(ended - run.started, 1) for ended in run.ended],
+        "epoch_val_accuracy": [round(accuracy, 4) for accuracy in run.val_accuracy],
+    }
+
+
+def draw(report: dict) -> Figure:
+    """Validation accuracy against seconds of training for the three runs to TARGET."""
+    figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+    axes = figure.subplots()
+    for run in report["time_to_accuracy"]:
+        reached = run[f"seconds_to_{TARGET}"]
+        label = f"{run['variant']}: " + (f"{reached:.0f} s" if reached is not None else "not reached")
+        axes.plot(run["elapsed_seconds"], run["epoch_val_accuracy"], marker="o", markersize=3, label=label)
+    axes.axhline(TARGET, color="gray", linestyle="--", linewidth=1)
+    axes.set_xlabel("seconds of training (validation included)")
+    axes.set_ylabel("validation accuracy")
+    axes.set_ylim(0.85, 0.94)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    axes.set_title(f"Time to {TARGET} validation accuracy, {report['machine']['cpu']}", fontsize=9)
+    return figure
+
+
+def main() -> None:
+    """Run the measurements, write the report and draw its figure."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny data, few epochs: checks that it all runs")
+    parser.add_argument("--output", type=Path, default=paths.REPORTS_DIR / "recipe.json")
+    parser.add_argument("--figure", type=Path, default=FIGURE)
+    arguments = parser.parse_args()
+
+    params = load_params(["train"])["train"]
+    recipe = params | {key.partition(".")[2]: value for key, value in load_recipes()["fast"].items()}
+    images, labels = load_split(paths.TRAIN_DATA)
+    cap = CAP_EPOCHS
+    if arguments.quick:
+        images, labels, cap = images[:600], labels[:600], 2
+        recipe["epochs"] = 2
+
+    def stage_run(variant: str, settings: dict, epochs: int, target: float | None = None) -> EpochTimes:
+        print(f"{variant}:", flush=True)
+        return stage_loop(
+            images,
+            labels,
+            variant=variant,
+            precision=settings["precision"],
+            epochs=epochs,
+            recipe=training_settings(settings),
+            batch_size=settings["batch_size"],
+            target=target,
+        )
+
+    print(f"time to {TARGET}: the blog's loop", flush=True)
+    blog = blog_loop(images, labels, epochs=cap, target=TARGET)
+    default = stage_run(f"blog model in the train stage ({params['precision']})", params, epochs=cap, target=TARGET)
+    ladder = []
+    for name, settings in ladder_steps(params, recipe):
+        run = stage_run(name, settings, epochs=settings["epochs"])
+        ladder.append(run_summary(run, epochs=settings["epochs"]))
+    # The recipe's own run is the ladder's last step, whose time to TARGET stopping there would not change.
+    fast = ladder[-1] | {"variant": f"fast recipe ({recipe['precision']})", "cap_epochs": recipe["epochs"]}
+    to_accuracy = [run_summary(blog, cap_epochs=cap), run_summary(default, cap_epochs=cap), fast]
+    blog_seconds = to_accuracy[0][f"seconds_to_{TARGET}"]
+    fast_seconds = to_accuracy[2][f"seconds_to_{TARGET}"]
+    report = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "quick": arguments.quick,
+        "machine": machine(),
+        "target_val_accuracy": TARGET,
+        "recipe": load_recipes()["fast"],
+        "time_to_accuracy": to_accuracy,
+        "speedup_over_blog_loop": round(blog_seconds / fast_seconds, 2) if blog_seconds and fast_seconds else None,
+        "ladder": ladder,
+    }
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
+    arguments.figure.parent.mkdir(parents=True, exist_ok=True)
+    draw(report).savefig(arguments.figure, dpi=110)
+    print(json.dumps({"speedup_over_blog_loop": report["speedup_over_blog_loop"]}))
+    for row in [*to_accuracy, *ladder]:
+        print(f"{row['variant']}: best {row['best_val_accuracy']}, to {TARGET}: {row[f'seconds_to_{TARGET}']} s")
+
+
+if __name__ == "__main__":
+    main()
