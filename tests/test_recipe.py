@@ -1,17 +1,24 @@
 """The fast recipe's pieces: label smoothing, the weights' moving average, weight decay that spares biases and
 batch normalization, and a retraining that repeats the validated steps and learning rates one for one."""
 
+from itertools import pairwise
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+from benchmarks.recipe import ladder_steps
 from fashion_mnist.backend import make_deterministic
 from fashion_mnist.batches import batch_stream, epoch_batches, steps_per_epoch
+from fashion_mnist.errors import ParamsError
 from fashion_mnist.model import build_model
+from fashion_mnist.params import load_params
+from fashion_mnist.recipes import load_recipes, set_param_flags
 from fashion_mnist.training import SparseCrossentropyWithLabelSmoothing, build_optimizer, train_model
 from tests.synthetic import balanced_labels, make_images
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +187,52 @@ def test_the_retraining_repeats_the_validated_steps_and_learning_rates(data):
 
     assert rates(final.optimizer, 4 * validated_steps) == rates(validated.optimizer, 4 * validated_steps)
     assert rates(final.optimizer, 2)[1] > 0 and rates(final.optimizer, 4 * validated_steps)[-1] < 0.01
+
+
+def test_the_recipes_file_holds_valid_params_and_prints_them_as_flags():
+    recipes = load_recipes(REPOSITORY / "recipes.yaml")
+    assert "fast" in recipes
+    flags = set_param_flags(recipes["fast"])
+    assert flags[0::2] == ["-S"] * len(recipes["fast"])
+    assert "train.ema_momentum=0.99" in flags and "train.precision=mixed_bfloat16" in flags
+    assert set_param_flags({"train.augment": True, "train.ema_momentum": None}) == [
+        "-S",
+        "train.augment=true",
+        "-S",
+        "train.ema_momentum=null",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "fast:\n  params:\n    train.epochs: 0\n",
+            r"recipe 'fast' sets train.epochs to 0; it must be an integer >= 1",
+        ),
+        ("fast:\n  params:\n    train.speed: 2\n", r"recipe 'fast' sets 'train.speed', which is no key of params.yaml"),
+        ("fast:\n  description: no params\n", r"recipe 'fast' needs a mapping `params`"),
+        ("[1, 2]\n", r"expected a mapping of recipe names"),
+    ],
+)
+def test_a_bad_recipe_is_named_with_its_key(tmp_path: Path, content: str, message: str):
+    (tmp_path / "recipes.yaml").write_text(content)
+    with pytest.raises(ParamsError, match=rf"recipes\.yaml: {message}"):
+        load_recipes(tmp_path / "recipes.yaml")
+
+
+def test_the_ladder_adds_one_trick_per_step_and_ends_with_the_recipe():
+    default = load_params(["train"], REPOSITORY / "params.yaml")["train"]
+    recipe = default | {
+        key.partition(".")[2]: value for key, value in load_recipes(REPOSITORY / "recipes.yaml")["fast"].items()
+    }
+    steps = ladder_steps(default, recipe)
+    assert steps[-1][1] == recipe
+    assert steps[0][1]["learning_rate"] == default["learning_rate"] and steps[0][1]["epochs"] == recipe["epochs"]
+    for (_, before), (name, after) in pairwise(steps):
+        assert before != after, f"{name} changes nothing"
+    assert [name for name, _ in steps[1:4]] == [
+        "+ batch 256, learning rate 0.003, cosine schedule",
+        "+ label smoothing 0.1",
+        "+ moving average of the weights, momentum 0.99",
+    ]
