@@ -13,6 +13,7 @@ import argparse
 import csv
 import difflib
 import json
+import math
 import re
 import sys
 from collections import Counter
@@ -70,6 +71,7 @@ def load_reports(root: Path) -> dict:
         "export": read_json(root / "reports/export/metrics.json"),
         "export_timing": read_json(root / "reports/export/timing.json"),
         "benchmark": read_json(root / "reports/benchmark.json"),
+        "recipe": read_json(root / "reports/recipe.json"),
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         "jax_pin": jax_pin.group(1),
         "test_suite": read_json(root / "reports/test_suite.json"),
@@ -108,6 +110,20 @@ def final_epochs(reports: dict) -> int:
     """The retraining's epochs: final.epochs, or for `auto` the best epoch of train."""
     epochs = reports["final_params"]["epochs"]
     return reports["train"]["best_epoch"] if epochs == "auto" else epochs
+
+
+def validated_steps_per_epoch(reports: dict) -> int:
+    """The steps of each of train's epochs, which `final.epochs: auto` repeats: its images over the batch size."""
+    params, (n_train, _) = reports["params"]["train"], split_sizes(reports["data"])
+    validated = n_train - math.ceil(params["validation_split"] * n_train)  # train_test_split rounds validation up
+    return math.ceil(validated / params["batch_size"])
+
+
+def final_training(reports: dict) -> str:
+    """The retraining's length, in the words of the results table."""
+    if reports["final_params"]["epochs"] != "auto":
+        return f"{final_epochs(reports)} passes"
+    return f"{final_epochs(reports)} × {validated_steps_per_epoch(reports)} steps"
 
 
 def gpu_preset(gpu: dict) -> dict:
@@ -151,7 +167,7 @@ def results(reports: dict) -> str:
             "|---|---|---|---|---|---|---|---|",
             f"| `{params['model']['name']}` ({train['parameters']:,} parameters), this repository's run on 2 CPU "
             f"cores | `{params['train']['precision']}` | train {train['epochs']}, best {train['best_epoch']}; "
-            f"final {final_epochs(reports)} | {train['val_accuracy']:.4f} | **{final['test_accuracy']:.4f}** "
+            f"final {final_training(reports)} | {train['val_accuracy']:.4f} | **{final['test_accuracy']:.4f}** "
             f"| train {duration(train_timing['train_seconds'])}, final {duration(final_timing['train_seconds'])} "
             f"| {gigabytes(peak)} | `make pipeline` |",
             f"| {preset['run']}, on an {gpu['gpu']} (`{gpu['backend']}` backend) | `{preset['precision']}` "
@@ -178,12 +194,19 @@ def blog_curves(reports: dict) -> str:
             f"the validation loss rises from {losses[lowest]:.3f} at epoch {lowest + 1} to {losses[-1]:.3f} at "
             f"epoch {len(losses)}: the model overfits, as the notebook showed."
         )
-    retraining = final_epochs(reports)
+    params = reports["params"]["train"]
+    if reports["final_params"]["epochs"] == "auto":
+        steps = train["best_epoch"] * validated_steps_per_epoch(reports)
+        retraining = (
+            f"for the {steps:,} steps of train's first {train['best_epoch']} epochs (`final.epochs: auto`), "
+            f"{steps * params['batch_size'] / n_train:.1f} passes over them, rather than {train['epochs']} epochs"
+        )
+    else:
+        retraining = f"for {final_epochs(reports)} epochs (`final.epochs`)"
     lines.append(
         f"The train stage keeps the weights of the best validation epoch ({train['best_epoch']} here, validation "
         f"accuracy {train['val_accuracy']:.4f}) in `models/model.keras`; `final-train` retrains on all "
-        f"{n_train:,} training images for {retraining} epochs (`final.epochs: {reports['final_params']['epochs']}`) "
-        f"rather than {train['epochs']}, and `final-evaluate` scores that model once: test accuracy "
+        f"{n_train:,} training images {retraining}, and `final-evaluate` scores that model once: test accuracy "
         f"{final['test_accuracy']:.4f}, test loss {final['test_loss']:.3f}."
     )
     return "\n".join(lines)
@@ -230,6 +253,38 @@ def vgg_bn_benchmark(reports: dict) -> str:
         f"[`reports/benchmark.json`](reports/benchmark.json)) {reached}; its best validation accuracy was "
         f"{strong['best_val_accuracy']}."
     )
+
+
+def fast_recipe(reports: dict) -> str:
+    """The time to the blog's accuracy of the three trainings, and the ladder of tricks, from reports/recipe.json."""
+    recipe = reports["recipe"]
+    target, cpu = recipe["target_val_accuracy"], recipe["machine"]["cpu"]
+    key = f"seconds_to_{target}"
+
+    def reached(run: dict) -> str:
+        if run[key] is None:
+            return f"not reached in {run['epochs_run']} epochs"
+        epoch = next(number for number, accuracy in enumerate(run["epoch_val_accuracy"], 1) if accuracy >= target)
+        return f"{duration(run[key])} (epoch {epoch})"
+
+    blog, default, fast = recipe["time_to_accuracy"]
+    speedup = recipe["speedup_over_blog_loop"]
+    lines = [
+        f"Time to {target} validation accuracy, in one run of `python -m benchmarks.recipe` on "
+        f"{recipe['machine']['cores']} cores of an {cpu} ({recipe['date']}, [`reports/recipe.json`](reports/recipe.json)): the blog's loop "
+        f"{reached(blog)}, the blog model in the train stage with the default params {reached(default)}, the `fast` "
+        f"recipe {reached(fast)}"
+        + (f": **{speedup}× sooner** than the blog's loop." if speedup else "."),
+        "",
+        f"| step (each adds to the one above) | best validation accuracy | time to {target} | training time |",
+        "|---|---|---|---|",
+    ]
+    for run in recipe["ladder"]:
+        lines.append(
+            f"| {run['variant']} | {run['best_val_accuracy']:.4f} | {reached(run)} "
+            f"| {duration(run['elapsed_seconds'][-1])} |"
+        )
+    return "\n".join(lines)
 
 
 def bfloat16(reports: dict) -> str:
@@ -441,6 +496,7 @@ PARTS = {
     "hardest-class": hardest_class,
     "most-confused": most_confused,
     "vgg-bn-benchmark": vgg_bn_benchmark,
+    "fast-recipe": fast_recipe,
     "bfloat16": bfloat16,
     "export": export,
     "performance": performance,

@@ -14,6 +14,7 @@ from fashion_mnist.paths import PARAMS_FILE
 # The choices of the keys that name one; tests check that the package knows each of them.
 MODEL_NAMES = ("blog_cnn", "vgg_bn")
 SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "momentum", "sgd")
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 BACKENDS = ("tensorflow", "jax")
 DISTRIBUTIONS = ("none", "data_parallel")
@@ -104,6 +105,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "epochs": integer(1),
         "batch_size": integer(1),
         "learning_rate": positive_number(),
+        "optimizer": one_of(*OPTIMIZERS),
         "schedule": one_of(*SCHEDULES),
         "weight_decay": non_negative_number(),
         "label_smoothing": half_open_interval(0, 1),

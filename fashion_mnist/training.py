@@ -37,17 +37,28 @@ class SwapAverageWeights(keras.callbacks.SwapEMAWeights):
         self._ema_weights_in_model = resumed
 
 
+# train.optimizer's choices: plain gradient descent, with momentum, and Adam.
+OPTIMIZERS = {
+    "sgd": lambda **settings: keras.optimizers.SGD(**settings),
+    "momentum": lambda **settings: keras.optimizers.SGD(momentum=0.9, **settings),
+    "adam": lambda **settings: keras.optimizers.Adam(**settings),
+}
+
+
 def build_optimizer(
     model: keras.Model,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
     *,
     weight_decay: float | None,
     ema_momentum: float | None,
+    name: str = "adam",
 ) -> keras.optimizers.Optimizer:
-    """Adam, or AdamW with `weight_decay`, which leaves biases and batch normalization's scales and offsets
-    alone (the 1-D variables: shrinking them regularizes nothing); with `ema_momentum`, it also keeps an
-    exponential moving average of the weights."""
-    optimizer = keras.optimizers.Adam(
+    """The optimizer `name` (Adam by default); with `weight_decay`, decoupled weight decay (AdamW for Adam), which
+    leaves biases and batch normalization's scales and offsets alone (the 1-D variables: shrinking them
+    regularizes nothing); with `ema_momentum`, it also keeps an exponential moving average of the weights."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    optimizer = OPTIMIZERS[name](
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         use_ema=ema_momentum is not None,
@@ -85,6 +96,7 @@ def train_model(
     epochs: int,
     batch_size: int,
     learning_rate: float,
+    optimizer: str = "adam",
     schedule: str = "constant",
     weight_decay: float | None = None,
     label_smoothing: float = 0.0,
@@ -99,7 +111,7 @@ def train_model(
     schedule_epochs: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
-    """Compile and fit `model` with Adam (AdamW with `weight_decay`), resuming from `checkpoint_dir`.
+    """Compile and fit `model` with `optimizer` (Adam; AdamW with `weight_decay`), resuming from `checkpoint_dir`.
 
     An epoch is one pass over `images` unless `epoch_steps` sets its steps, and the learning-rate
     schedule spans `schedule_epochs` such epochs (default `epochs`): final-train repeats the steps and the
@@ -125,6 +137,7 @@ def train_model(
             learning_rate_schedule(learning_rate, schedule=schedule, steps_per_epoch=steps, epochs=schedule_epochs),
             weight_decay=weight_decay,
             ema_momentum=ema_momentum,
+            name=optimizer,
         ),
         # Without smoothing, Keras's own loss: the blog's, bit for bit.
         loss=(
@@ -144,6 +157,7 @@ def train_model(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        optimizer=optimizer,
         schedule=schedule,
         weight_decay=weight_decay,
         label_smoothing=label_smoothing,

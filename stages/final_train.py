@@ -54,6 +54,7 @@ def main() -> None:
             epochs=epochs,
             batch_size=train["batch_size"],
             learning_rate=train["learning_rate"],
+            optimizer=train["optimizer"],
             schedule=train["schedule"],
             weight_decay=train["weight_decay"] or None,
             label_smoothing=train["label_smoothing"],

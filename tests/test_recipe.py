@@ -236,3 +236,16 @@ def test_the_ladder_adds_one_trick_per_step_and_ends_with_the_recipe():
         "+ label smoothing 0.1",
         "+ moving average of the weights, momentum 0.99",
     ]
+
+
+def test_each_optimizer_that_params_names_is_built():
+    from fashion_mnist.params import OPTIMIZERS as NAMED
+    from fashion_mnist.training import OPTIMIZERS
+
+    assert set(NAMED) == set(OPTIMIZERS)
+    model = build_model("blog_cnn")
+    built = {name: build_optimizer(model, 0.01, weight_decay=None, ema_momentum=None, name=name) for name in NAMED}
+    assert isinstance(built["adam"], keras.optimizers.Adam)
+    assert built["sgd"].momentum == 0 and built["momentum"].momentum == 0.9
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        build_optimizer(model, 0.01, weight_decay=None, ema_momentum=None, name="rmsprop")
