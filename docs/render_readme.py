@@ -271,9 +271,9 @@ def fast_recipe(reports: dict) -> str:
     speedup = recipe["speedup_over_blog_loop"]
     lines = [
         f"Time to {target} validation accuracy, in one run of `python -m benchmarks.recipe` on "
-        f"{recipe['machine']['cores']} cores of an {cpu} ({recipe['date']}, [`reports/recipe.json`](reports/recipe.json)): the blog's loop "
-        f"{reached(blog)}, the blog model in the train stage with the default params {reached(default)}, the `fast` "
-        f"recipe {reached(fast)}"
+        f"{recipe['machine']['cores']} cores of an {cpu} ({recipe['date']}, "
+        f"[`reports/recipe.json`](reports/recipe.json)): the blog's loop {reached(blog)}, the blog model in the "
+        f"train stage with the default params {reached(default)}, the `fast` recipe {reached(fast)}"
         + (f": **{speedup}× sooner** than the blog's loop." if speedup else "."),
         "",
         f"| step (each adds to the one above) | best validation accuracy | time to {target} | training time |",
