@@ -37,6 +37,7 @@ def training_settings(params: dict) -> dict:
     """train_model's keyword arguments for the `train` section of params."""
     return {
         "learning_rate": params["learning_rate"],
+        "optimizer": params["optimizer"],
         "schedule": params["schedule"],
         "weight_decay": params["weight_decay"] or None,
         "label_smoothing": params["label_smoothing"],

@@ -40,11 +40,13 @@ class EpochTimes:
     started: float = field(default_factory=time.perf_counter)
     ended: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
 
     def record(self, row: dict) -> None:
         """Note that an epoch has just ended with the metrics of `row`, a history row of train_model."""
         self.ended.append(time.perf_counter())
         self.val_accuracy.append(float(row["val_accuracy"]))
+        self.loss.append(float(row["loss"]))
         print(
             f"  epoch {len(self.ended)}: {self.variant}: {self.seconds[-1]:.1f} s, "
             f"val_accuracy {self.val_accuracy[-1]:.4f}",

@@ -1,0 +1,144 @@
+"""What Adam does, shown by real runs: the blog model's first epochs under gradient descent, with momentum, and Adam.
+
+    python -m benchmarks.optimizers            # the real data: about 10 minutes on 2 cores
+    python -m benchmarks.optimizers --quick    # tiny data, to check that it runs
+    python -m benchmarks.optimizers --draw     # redraw the figures from the committed report, training nothing
+
+Each run is the train stage's path (`train_model`) with params.yaml's settings but `train.optimizer` and its
+Keras default learning rate, for a few epochs. It writes reports/optimizers.json (or --output), then draws
+docs/optimizers.png from it, and docs/activations.png: ReLU, which the blog's hidden layers use, beside
+the sigmoid and tanh it replaced, and softmax, which turns the last layer's ten numbers into probabilities.
+"""
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from benchmarks.machine import machine
+from benchmarks.recipe import training_settings
+from benchmarks.throughput import stage_loop
+from fashion_mnist import paths
+from fashion_mnist.dataset import load_split
+from fashion_mnist.params import load_params
+
+# Each optimizer with Keras's default learning rate for it.
+RUNS = {
+    "sgd": ("gradient descent", 0.01),
+    "momentum": ("gradient descent with momentum 0.9", 0.01),
+    "adam": ("Adam", 0.001),
+}
+EPOCHS = 8
+OPTIMIZERS_FIGURE = Path("docs/optimizers.png")
+ACTIVATIONS_FIGURE = Path("docs/activations.png")
+
+
+def measure(quick: bool) -> dict:
+    """Train the blog model once per optimizer; the per-epoch losses and accuracies of each."""
+    params = load_params(["base", "train"])
+    train = params["train"]
+    images, labels = load_split(paths.TRAIN_DATA)
+    epochs = EPOCHS
+    if quick:
+        images, labels, epochs = images[:600], labels[:600], 2
+    runs = []
+    for optimizer, (name, learning_rate) in RUNS.items():
+        settings = training_settings(train | {"learning_rate": learning_rate, "optimizer": optimizer})
+        print(f"{name}, learning rate {learning_rate}:", flush=True)
+        times = stage_loop(
+            images,
+            labels,
+            variant=name,
+            precision=train["precision"],
+            epochs=epochs,
+            recipe=settings,
+            batch_size=train["batch_size"],
+        )
+        runs.append(
+            {
+                "optimizer": optimizer,
+                "name": name,
+                "learning_rate": learning_rate,
+                "epochs": epochs,
+                "loss": [round(value, 4) for value in times.loss],
+                "val_accuracy": [round(value, 4) for value in times.val_accuracy],
+                "elapsed_seconds": [round(ended - times.started, 1) for ended in times.ended],
+            }
+        )
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "quick": quick,
+        "machine": machine(),
+        "batch_size": train["batch_size"],
+        "precision": train["precision"],
+        "seed": params["base"]["seed"],
+        "runs": runs,
+    }
+
+
+def draw_optimizers(report: dict) -> Figure:
+    """Training loss and validation accuracy per epoch, one line per optimizer."""
+    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    for run in report["runs"]:
+        epochs = range(1, len(run["loss"]) + 1)
+        label = f"{run['name']} (learning rate {run['learning_rate']})"
+        loss_axes.plot(epochs, run["loss"], marker="o", markersize=3, label=label)
+        accuracy_axes.plot(epochs, run["val_accuracy"], marker="o", markersize=3, label=label)
+    loss_axes.set(xlabel="epoch", ylabel="training loss", title="Training loss")
+    accuracy_axes.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy")
+    for axes in (loss_axes, accuracy_axes):
+        axes.grid(alpha=0.3)
+    accuracy_axes.legend(fontsize=8, loc="lower right")
+    figure.suptitle(f"The blog model under three optimizers, batch {report['batch_size']}, {report['precision']}")
+    return figure
+
+
+def draw_activations() -> Figure:
+    """ReLU, sigmoid and tanh over one input; softmax over ten example outputs of a last layer."""
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    curves, bars = figure.subplots(1, 2)
+    x = np.linspace(-4, 4, 401)
+    curves.plot(x, np.maximum(x, 0), label="ReLU: max(0, x), the blog's hidden layers")
+    curves.plot(x, 1 / (1 + np.exp(-x)), label="sigmoid: 1 / (1 + e^-x)")
+    curves.plot(x, np.tanh(x), label="tanh")
+    curves.set(xlabel="input x", ylabel="output", title="Activations: what a unit passes on", ylim=(-1.2, 4.2))
+    curves.grid(alpha=0.3)
+    curves.legend(fontsize=8, loc="upper left")
+    scores = np.array([1.0, -0.5, 2.5, 0.3, 3.1, -1.0, 2.0, -2.0, 0.0, -1.5])
+    probabilities = np.exp(scores) / np.exp(scores).sum()
+    positions = np.arange(len(scores))
+    bars.bar(positions - 0.2, scores, width=0.4, label="the last layer's scores")
+    bars.bar(positions + 0.2, probabilities, width=0.4, label="softmax: e^score / sum of e^scores")
+    bars.set(xlabel="class", title="Softmax: ten scores become probabilities that sum to 1", xticks=positions)
+    bars.grid(alpha=0.3, axis="y")
+    bars.legend(fontsize=8)
+    return figure
+
+
+def main() -> None:
+    """Measure (unless --draw), write the report, draw the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny data, two epochs: checks that it all runs")
+    parser.add_argument("--draw", action="store_true", help="only redraw the figures from the report")
+    parser.add_argument("--output", type=Path, default=paths.REPORTS_DIR / "optimizers.json")
+    parser.add_argument("--figures", type=Path, default=OPTIMIZERS_FIGURE.parent)
+    arguments = parser.parse_args()
+    if arguments.draw:
+        report = json.loads(arguments.output.read_text())
+    else:
+        report = measure(arguments.quick)
+        arguments.output.parent.mkdir(parents=True, exist_ok=True)
+        arguments.output.write_text(json.dumps(report, indent=2) + "\n")
+    arguments.figures.mkdir(parents=True, exist_ok=True)
+    draw_optimizers(report).savefig(arguments.figures / OPTIMIZERS_FIGURE.name, dpi=110)
+    draw_activations().savefig(arguments.figures / ACTIVATIONS_FIGURE.name, dpi=110)
+    for run in report["runs"]:
+        print(f"{run['name']}: validation accuracy {run['val_accuracy'][-1]} after {run['epochs']} epochs")
+
+
+if __name__ == "__main__":
+    main()
