@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.recipe import training_settings
+from benchmarks.recipe import quick_data, training_settings
 from benchmarks.throughput import stage_loop
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
@@ -40,10 +40,8 @@ def measure(quick: bool) -> dict:
     """Train the blog model once per optimizer; the per-epoch losses and accuracies of each."""
     params = load_params(["base", "train"])
     train = params["train"]
-    images, labels = load_split(paths.TRAIN_DATA)
-    epochs = EPOCHS
-    if quick:
-        images, labels, epochs = images[:600], labels[:600], 2
+    images, labels = quick_data() if quick else load_split(paths.TRAIN_DATA)
+    epochs = 2 if quick else EPOCHS
     runs = []
     for optimizer, (name, learning_rate) in RUNS.items():
         settings = training_settings(train | {"learning_rate": learning_rate, "optimizer": optimizer})

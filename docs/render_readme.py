@@ -72,6 +72,7 @@ def load_reports(root: Path) -> dict:
         "export_timing": read_json(root / "reports/export/timing.json"),
         "benchmark": read_json(root / "reports/benchmark.json"),
         "recipe": read_json(root / "reports/recipe.json"),
+        "optimizers": read_json(root / "reports/optimizers.json"),
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         "jax_pin": jax_pin.group(1),
         "test_suite": read_json(root / "reports/test_suite.json"),
@@ -287,6 +288,18 @@ def fast_recipe(reports: dict) -> str:
     return "\n".join(lines)
 
 
+def optimizers(reports: dict) -> str:
+    """Where each optimizer stood after its epochs, from reports/optimizers.json."""
+    report = reports["optimizers"]
+    runs = [
+        f"{run['name']} {run['val_accuracy'][-1]:.4f} (training loss {run['loss'][-1]:.3f})" for run in report["runs"]
+    ]
+    return (
+        f"After {report['runs'][0]['epochs']} epochs ({report['date']}, "
+        f"[`reports/optimizers.json`](reports/optimizers.json)), validation accuracy is " + ", ".join(runs) + "."
+    )
+
+
 def bfloat16(reports: dict) -> str:
     """bfloat16 against float32 in the benchmark, epoch for epoch."""
     rows, machine = throughput(reports["benchmark"]), reports["benchmark"]["machine"]
@@ -497,6 +510,7 @@ PARTS = {
     "most-confused": most_confused,
     "vgg-bn-benchmark": vgg_bn_benchmark,
     "fast-recipe": fast_recipe,
+    "optimizers": optimizers,
     "bfloat16": bfloat16,
     "export": export,
     "performance": performance,

@@ -148,3 +148,28 @@ def test_the_quick_benchmark_measures_everything_and_prints_the_tables(tmp_path:
     for row in report["inference"]:
         assert f"Inference with `{row['model']}`" in result.stdout
     assert "No-op `dvc repro --all-pipelines`" in result.stdout and "`dvc pull` of both models" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("benchmark", ["recipe", "optimizers"])
+def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_their_report(
+    tmp_path: Path, benchmark: str
+):
+    output = tmp_path / "report.json"
+    figure = ["--figure", str(tmp_path / "figure.png")] if benchmark == "recipe" else ["--figures", str(tmp_path)]
+    command = [sys.executable, "-m", f"benchmarks.{benchmark}", "--output", str(output), *figure]
+    subprocess.run([*command, "--quick"], cwd=REPOSITORY, env=environment(), check=True, capture_output=True)
+    report = json.loads(output.read_text())
+    assert report["quick"] is True
+    drawn = sorted(tmp_path.glob("*.png"))
+    assert drawn, "the figures are drawn"
+    for path in drawn:
+        path.unlink()
+    subprocess.run([*command, "--draw"], cwd=REPOSITORY, env=environment(), check=True, capture_output=True)
+    assert sorted(tmp_path.glob("*.png")) == drawn, "--draw redraws them from the report alone"
+    if benchmark == "recipe":
+        assert [run["variant"] for run in report["time_to_accuracy"]][2].startswith("fast recipe")
+        assert report["ladder"][-1]["best_val_accuracy"] == report["time_to_accuracy"][2]["best_val_accuracy"]
+    else:
+        assert [run["optimizer"] for run in report["runs"]] == ["sgd", "momentum", "adam"]
+        assert all(len(run["loss"]) == run["epochs"] == 2 for run in report["runs"])
