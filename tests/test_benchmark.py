@@ -170,6 +170,10 @@ def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_t
     if benchmark == "recipe":
         assert [run["variant"] for run in report["time_to_accuracy"]][2].startswith("fast recipe")
         assert report["ladder"][-1]["best_val_accuracy"] == report["time_to_accuracy"][2]["best_val_accuracy"]
+        subprocess.run([*command, "--quick", "--seeds", "7"], cwd=REPOSITORY, env=environment(), check=True)
+        compared = json.loads(output.read_text())["seed_comparison"]
+        assert [row["variant"] for row in compared] == [run["variant"] for run in report["ladder"][-2:]]
+        assert all(row["seeds"] == [42, 7] and len(row["best_val_accuracy"]) == 2 for row in compared)
     else:
         assert [run["optimizer"] for run in report["runs"]] == ["sgd", "momentum", "adam"]
         assert all(len(run["loss"]) == run["epochs"] == 2 for run in report["runs"])
