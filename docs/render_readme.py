@@ -294,6 +294,14 @@ def fast_recipe(reports: dict) -> str:
             f"| {run['variant']} | {run['best_val_accuracy']:.4f} | {reached(run)} "
             f"| {duration(run['elapsed_seconds'][-1])} |"
         )
+    if recipe.get("seed_comparison"):
+        compared = [
+            f"{row['variant'].removeprefix('+ ')}: {', '.join(f'{value:.4f}' for value in row['best_val_accuracy'])} "
+            f"(mean {row['mean']:.4f}, spread {row['spread'] * 100:.2f} points)"
+            for row in recipe["seed_comparison"]
+        ]
+        seeds = ", ".join(str(seed) for seed in recipe["seed_comparison"][0]["seeds"])
+        lines += ["", f"The last two steps over the seeds {seeds}, best validation accuracy: {'; '.join(compared)}."]
     return "\n".join(lines)
 
 
