@@ -37,6 +37,8 @@ def float32_policy():
 
 # The stronger recipe: batch normalization, dropout, augmentation, AdamW with a cosine schedule.
 STRONG = {"model": "vgg_bn", "augment": True, "schedule": "cosine", "weight_decay": 0.05}
+# The fast recipe's tricks: label smoothing and the weights' moving average, which the checkpoint must carry.
+FAST = {"model": "vgg_bn", "schedule": "cosine", "label_smoothing": 0.1, "ema_momentum": 0.9}
 
 
 def fit(data, checkpoint_dir: Path, model: str = "blog_cnn", **overrides):
@@ -94,7 +96,7 @@ def test_another_seed_gives_another_run(data, tmp_path: Path):
     assert not first_history.equals(other_history)
 
 
-@pytest.mark.parametrize("recipe", [{}, STRONG], ids=["blog_cnn", "vgg_bn-augmented"])
+@pytest.mark.parametrize("recipe", [{}, STRONG, FAST], ids=["blog_cnn", "vgg_bn-augmented", "fast-tricks"])
 def test_a_resumed_run_equals_an_uninterrupted_one(data, tmp_path: Path, monkeypatch, capsys, recipe):
     uninterrupted_model, uninterrupted_history = fit(data, tmp_path / "uninterrupted", **recipe)
     fit_until_interrupted(data, tmp_path / "resumed", monkeypatch, after_epoch=2, **recipe)
