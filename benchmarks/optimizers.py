@@ -96,9 +96,9 @@ def draw_optimizers(report: dict) -> Figure:
 
 
 def draw_activations() -> Figure:
-    """ReLU, sigmoid and tanh over one input; softmax over ten example outputs of a last layer."""
-    figure = Figure(figsize=(10, 3.6), layout="constrained")
-    curves, bars = figure.subplots(1, 2)
+    """ReLU, sigmoid and tanh over one input; softmax turning ten example scores of a last layer into probabilities."""
+    figure = Figure(figsize=(12, 3.6), layout="constrained")
+    curves, scores_axes, probabilities_axes = figure.subplots(1, 3, width_ratios=[1.2, 1, 1])
     x = np.linspace(-4, 4, 401)
     curves.plot(x, np.maximum(x, 0), label="ReLU: max(0, x), the blog's hidden layers")
     curves.plot(x, 1 / (1 + np.exp(-x)), label="sigmoid: 1 / (1 + e^-x)")
@@ -108,12 +108,17 @@ def draw_activations() -> Figure:
     curves.legend(fontsize=8, loc="upper left")
     scores = np.array([1.0, -0.5, 2.5, 0.3, 3.1, -1.0, 2.0, -2.0, 0.0, -1.5])
     probabilities = np.exp(scores) / np.exp(scores).sum()
-    positions = np.arange(len(scores))
-    bars.bar(positions - 0.2, scores, width=0.4, label="the last layer's scores")
-    bars.bar(positions + 0.2, probabilities, width=0.4, label="softmax: e^score / sum of e^scores")
-    bars.set(xlabel="class", title="Softmax: ten scores become probabilities that sum to 1", xticks=positions)
-    bars.grid(alpha=0.3, axis="y")
-    bars.legend(fontsize=8)
+    classes = np.arange(len(scores))
+    scores_axes.bar(classes, scores, color="tab:gray")
+    scores_axes.set(xlabel="class", ylabel="score", title="The last layer's ten scores", xticks=classes)
+    probabilities_axes.bar(classes, probabilities, color="tab:blue")
+    for place, probability in zip(classes, probabilities, strict=True):
+        probabilities_axes.text(place, probability + 0.01, f"{probability:.2f}", ha="center", fontsize=7)
+    probabilities_axes.set(
+        xlabel="class", ylabel="probability", title="Softmax: e^score / sum of e^scores", xticks=classes
+    )
+    for axes in (scores_axes, probabilities_axes):
+        axes.grid(alpha=0.3, axis="y")
     return figure
 
 
