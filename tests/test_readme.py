@@ -10,7 +10,7 @@ from docs import render_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the renderer reads: the reports, the lock file of the run, params, the JAX pin and a captured table.
-CITED = ["README.md", "reports", "dvc.lock", "params.yaml", "requirements-jax.txt", "docs/exp_show.txt"]
+CITED = ["README.md", "reports", "dvc.lock", "params.yaml", "recipes.yaml", "requirements-jax.txt", "docs/exp_show.txt"]
 
 
 @pytest.fixture
@@ -46,6 +46,20 @@ def test_a_changed_number_in_a_report_changes_the_readme_and_the_check_fails(pro
     assert render_readme.main([], root=project) == 0
     assert "**0.5000**" in (project / "README.md").read_text()
     assert render_readme.main(["--check"], root=project) == 0, "once rewritten, the README is up to date"
+
+
+def test_the_time_to_accuracy_is_rendered_from_the_recipe_benchmark(project: Path):
+    report = json.loads((project / "reports/recipe.json").read_text())
+    blog, default, fast = report["time_to_accuracy"]
+    blog |= {"seconds_to_0.92": 240.0, "epoch_val_accuracy": [0.9] * 9 + [0.921]}
+    fast |= {"seconds_to_0.92": 40.0}
+    (project / "reports/recipe.json").write_text(json.dumps(report))
+    text = render_readme.fast_recipe(render_readme.load_reports(project))
+    assert "the blog's loop 4 min (epoch 10)" in text and "**6.0× sooner** than the blog's loop" in text
+    blog["seconds_to_0.92"] = None
+    (project / "reports/recipe.json").write_text(json.dumps(report))
+    text = render_readme.fast_recipe(render_readme.load_reports(project))
+    assert "**at least" in text and f"not got there after {blog['epochs_run']} epochs" in text
 
 
 def test_the_learning_curves_are_described_from_trains_per_epoch_files(project: Path):
