@@ -330,6 +330,12 @@ def fast_recipe(reports: dict) -> str:
         ]
         seeds = ", ".join(str(seed) for seed in recipe["seed_comparison"][0]["seeds"])
         lines += ["", f"The last two steps over the seeds {seeds}, best validation accuracy: {'; '.join(compared)}."]
+        before, after = (row["best_val_accuracy"] for row in recipe["seed_comparison"])
+        wins = sum(later > earlier for earlier, later in zip(before, after, strict=True))
+        lines[-1] += (
+            f" The moving average scores higher with {wins} of the {len(before)} seeds, by "
+            f"{(sum(after) - sum(before)) / len(before) * 100:.2f} points on average."
+        )
     return "\n".join(lines)
 
 
