@@ -170,16 +170,18 @@ def test_an_edit_makes_exactly_the_stages_that_depend_on_it_out_of_date(built_co
     assert out_of_date(built_copy) == expected
 
 
-def test_final_train_depends_on_the_best_epoch_and_no_other_train_metric(built_copy: Path):
+def test_final_train_depends_on_the_validated_steps_and_no_other_train_metric(built_copy: Path):
     metrics_path = built_copy / "reports/train/metrics.json"
     metrics = json.loads(metrics_path.read_text())
     metrics_path.write_text(json.dumps({**metrics, "val_accuracy": 0.5, "val_loss": 9.0, "epochs": 99}))
     assert FINAL_TRAIN not in out_of_date(built_copy)
     best_epoch = built_copy / "reports/train/best_epoch.json"
-    assert json.loads(best_epoch.read_text()) == {"best_epoch": metrics["best_epoch"]}
-    best_epoch.unlink()  # A cached output is a link into DVC's cache; replace, do not write through.
-    best_epoch.write_text(json.dumps({"best_epoch": metrics["best_epoch"] % 3 + 1}))
-    assert FINAL_TRAIN in out_of_date(built_copy)
+    validated = json.loads(best_epoch.read_text())
+    assert validated == {"best_epoch": metrics["best_epoch"], "steps_per_epoch": 5, "schedule_epochs": 3}
+    for key, value in [("best_epoch", metrics["best_epoch"] % 3 + 1), ("steps_per_epoch", 4)]:
+        best_epoch.unlink()  # A cached output is a link into DVC's cache; replace, do not write through.
+        best_epoch.write_text(json.dumps({**validated, key: value}))
+        assert FINAL_TRAIN in out_of_date(built_copy), f"a new {key} reruns the retraining"
 
 
 @pytest.mark.parametrize(
