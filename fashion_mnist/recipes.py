@@ -30,6 +30,15 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
     return recipes
 
 
+def apply_recipe(sections: dict[str, dict[str, Any]], recipe: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`sections` of params.yaml with `recipe`'s values set, as `dvc exp run -S` would set them; copies."""
+    applied = {name: dict(values) for name, values in sections.items()}
+    for key, value in recipe.items():
+        section, _, setting = key.partition(".")
+        applied[section][setting] = value
+    return applied
+
+
 def set_param_flags(params: dict[str, Any]) -> list[str]:
     """`dvc exp run`'s flags that set `params`; YAML's spelling of each value, as DVC parses it."""
 

@@ -14,7 +14,7 @@ from fashion_mnist.batches import batch_stream, epoch_batches, steps_per_epoch
 from fashion_mnist.errors import ParamsError
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
-from fashion_mnist.recipes import load_recipes, set_param_flags
+from fashion_mnist.recipes import apply_recipe, load_recipes, set_param_flags
 from fashion_mnist.training import SparseCrossentropyWithLabelSmoothing, build_optimizer, train_model
 from tests.synthetic import balanced_labels, make_images
 
@@ -26,6 +26,16 @@ def data():
     labels = balanced_labels(10, seed=0)
     images = make_images(labels, seed=1)
     return (images[:80], labels[:80]), (images[80:], labels[80:])
+
+
+def train_tiny(model_name: str, images, labels, validation, *, seed: int, **settings):
+    """A freshly built `model_name` trained by train_model on tiny data, batch 16, without a checkpoint unless one is
+    given; returns the model and its history."""
+    make_deterministic(seed)
+    model = build_model(model_name)
+    settings = {"batch_size": 16, "learning_rate": 0.001, "checkpoint_dir": None} | settings
+    history = train_model(model, images=images, labels=labels, validation_data=validation, seed=seed, **settings)
+    return model, history
 
 
 def test_label_smoothing_moves_the_target_off_the_true_class():
@@ -42,20 +52,7 @@ def test_label_smoothing_moves_the_target_off_the_true_class():
 
 def test_label_smoothing_changes_training(data, tmp_path: Path):
     def run(smoothing: float):
-        make_deterministic(3)
-        model = build_model("blog_cnn")
-        history = train_model(
-            model,
-            images=data[0][0],
-            labels=data[0][1],
-            validation_data=data[1],
-            epochs=1,
-            batch_size=16,
-            learning_rate=0.001,
-            label_smoothing=smoothing,
-            seed=3,
-            checkpoint_dir=None,
-        )
+        _, history = train_tiny("blog_cnn", *data[0], data[1], seed=3, epochs=1, label_smoothing=smoothing)
         return history
 
     assert run(0.0)["loss"].iloc[0] != run(0.1)["loss"].iloc[0]
@@ -94,22 +91,9 @@ def test_the_model_keeps_the_moving_average_of_its_weights(data):
         # First, so that it sees the raw weights of each step, before any swap.
         return original_fit(self, *args, callbacks=[RecordWeights(), *callbacks], **kwargs)
 
-    make_deterministic(5)
-    model = build_model("blog_cnn")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keras.Model, "fit", fit_recording)
-        train_model(
-            model,
-            images=images,
-            labels=labels,
-            validation_data=None,
-            epochs=2,
-            batch_size=16,
-            learning_rate=0.001,
-            ema_momentum=momentum,
-            seed=5,
-            checkpoint_dir=None,
-        )
+        model, _ = train_tiny("blog_cnn", images, labels, None, seed=5, epochs=2, ema_momentum=momentum)
     average = seen[0]  # Keras starts the average at the first step's weights.
     for weights in seen[1:]:
         average = [momentum * old + (1 - momentum) * new for old, new in zip(average, weights, strict=True)]
@@ -121,18 +105,15 @@ def test_the_model_keeps_the_moving_average_of_its_weights(data):
 
 def test_validation_scores_the_moving_average_and_the_best_one_is_kept(data, tmp_path: Path):
     (images, labels), validation = data
-    make_deterministic(5)
-    model = build_model("vgg_bn")
-    history = train_model(
-        model,
-        images=images,
-        labels=labels,
-        validation_data=validation,
+    model, history = train_tiny(
+        "vgg_bn",
+        images,
+        labels,
+        validation,
+        seed=5,
         epochs=3,
-        batch_size=16,
         learning_rate=0.003,
         ema_momentum=0.8,
-        seed=5,
         checkpoint_dir=tmp_path / "checkpoint",
     )
     best = history.loc[history["val_accuracy"].idxmax()]
@@ -157,24 +138,13 @@ def test_the_retraining_repeats_the_validated_steps_and_learning_rates(data):
     """final.epochs: auto: the best epoch's steps on train's schedule, on more images, step for step."""
     (images, labels), validation = data
     validated_steps = steps_per_epoch(len(labels), batch_size=16)
-    settings = {"batch_size": 16, "learning_rate": 0.01, "schedule": "cosine", "seed": 4, "checkpoint_dir": None}
-    make_deterministic(4)
-    validated = build_model("blog_cnn")
-    train_model(validated, images=images, labels=labels, validation_data=validation, epochs=4, **settings)
+    settings = {"learning_rate": 0.01, "schedule": "cosine", "seed": 4}
+    validated, _ = train_tiny("blog_cnn", images, labels, validation, epochs=4, **settings)
 
     everything = np.concatenate([images, validation[0]]), np.concatenate([labels, validation[1]])
     assert steps_per_epoch(len(everything[1]), batch_size=16) != validated_steps
-    make_deterministic(4)
-    final = build_model("blog_cnn")
-    train_model(
-        final,
-        images=everything[0],
-        labels=everything[1],
-        validation_data=None,
-        epochs=2,
-        epoch_steps=validated_steps,
-        schedule_epochs=4,
-        **settings,
+    final, _ = train_tiny(
+        "blog_cnn", *everything, None, epochs=2, epoch_steps=validated_steps, schedule_epochs=4, **settings
     )
     assert int(final.optimizer.iterations) == 2 * validated_steps
 
@@ -221,11 +191,16 @@ def test_a_bad_recipe_is_named_with_its_key(tmp_path: Path, content: str, messag
         load_recipes(tmp_path / "recipes.yaml")
 
 
+def test_a_recipe_sets_its_keys_in_a_copy_of_the_params():
+    params = {"train": {"epochs": 40, "batch_size": 128}, "model": {"name": "blog_cnn"}}
+    applied = apply_recipe(params, {"train.epochs": 8, "model.name": "vgg_bn"})
+    assert applied == {"train": {"epochs": 8, "batch_size": 128}, "model": {"name": "vgg_bn"}}
+    assert params["train"]["epochs"] == 40 and params["model"]["name"] == "blog_cnn", "the params are left alone"
+
+
 def test_the_ladder_adds_one_trick_per_step_and_ends_with_the_recipe():
     default = load_params(["train"], REPOSITORY / "params.yaml")["train"]
-    recipe = default | {
-        key.partition(".")[2]: value for key, value in load_recipes(REPOSITORY / "recipes.yaml")["fast"].items()
-    }
+    recipe = apply_recipe({"train": default}, load_recipes(REPOSITORY / "recipes.yaml")["fast"])["train"]
     steps = ladder_steps(default, recipe)
     assert steps[-1][1] == recipe
     assert steps[0][1]["learning_rate"] == default["learning_rate"] and steps[0][1]["epochs"] == recipe["epochs"]
