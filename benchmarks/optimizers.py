@@ -19,8 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.recipe import quick_data, training_settings
-from benchmarks.throughput import stage_loop
+from benchmarks.recipe import quick_data, train_with
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
 from fashion_mnist.params import load_params
@@ -44,17 +43,8 @@ def measure(quick: bool) -> dict:
     epochs = 2 if quick else EPOCHS
     runs = []
     for optimizer, (name, learning_rate) in RUNS.items():
-        settings = training_settings(train | {"learning_rate": learning_rate, "optimizer": optimizer})
-        print(f"{name}, learning rate {learning_rate}:", flush=True)
-        times = stage_loop(
-            images,
-            labels,
-            variant=name,
-            precision=train["precision"],
-            epochs=epochs,
-            recipe=settings,
-            batch_size=train["batch_size"],
-        )
+        settings = train | {"learning_rate": learning_rate, "optimizer": optimizer}
+        times = train_with(images, labels, name, settings, epochs=epochs)
         runs.append(
             {
                 "optimizer": optimizer,

@@ -22,6 +22,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
@@ -29,7 +30,7 @@ from benchmarks.throughput import SEED, EpochTimes, blog_loop, stage_loop
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
 from fashion_mnist.params import load_params
-from fashion_mnist.recipes import load_recipes
+from fashion_mnist.recipes import apply_recipe, load_recipes
 
 TARGET = 0.92
 # The most epochs the blog's loop and the stage's default get to reach TARGET: three times what the stage's
@@ -57,6 +58,31 @@ def training_settings(params: dict) -> dict:
         "ema_momentum": params["ema_momentum"],
         "augment": params["augment"],
     }
+
+
+def train_with(
+    images: np.ndarray,
+    labels: np.ndarray,
+    variant: str,
+    settings: dict,
+    *,
+    epochs: int,
+    target: float | None = None,
+    seed: int = SEED,
+) -> EpochTimes:
+    """The train stage's path with `settings`, a `train` params section: its precision, batch and training."""
+    print(f"{variant}:", flush=True)
+    return stage_loop(
+        images,
+        labels,
+        variant=variant,
+        precision=settings["precision"],
+        epochs=epochs,
+        recipe=training_settings(settings),
+        batch_size=settings["batch_size"],
+        target=target,
+        seed=seed,
+    )
 
 
 def ladder_steps(default: dict, recipe: dict) -> list[tuple[str, dict]]:
@@ -115,7 +141,7 @@ def draw(report: dict) -> Figure:
 def recipe_settings(quick: bool) -> tuple[dict, dict]:
     """The stage's default train params, and the fast recipe's (the default with the recipe applied)."""
     params = load_params(["train"])["train"]
-    recipe = params | {key.partition(".")[2]: value for key, value in load_recipes()["fast"].items()}
+    recipe = apply_recipe({"train": params}, load_recipes()["fast"])["train"]
     if quick:
         recipe["epochs"] = 2
     return params, recipe
@@ -131,17 +157,7 @@ def add_seeds(output: Path, seeds: list[int], quick: bool) -> None:
         first = next(run for run in report["ladder"] if run["variant"] == name)
         accuracies = {SEED: first["best_val_accuracy"]}
         for seed in seeds:
-            print(f"{name}, seed {seed}:", flush=True)
-            run = stage_loop(
-                images,
-                labels,
-                variant=name,
-                precision=settings["precision"],
-                epochs=settings["epochs"],
-                recipe=training_settings(settings),
-                batch_size=settings["batch_size"],
-                seed=seed,
-            )
+            run = train_with(images, labels, f"{name}, seed {seed}", settings, epochs=settings["epochs"], seed=seed)
             accuracies[seed] = round(max(run.val_accuracy), 4)
         values = list(accuracies.values())
         comparison.append(
@@ -179,25 +195,14 @@ def main() -> None:
     images, labels = quick_data() if arguments.quick else load_split(paths.TRAIN_DATA)
     cap = 2 if arguments.quick else CAP_EPOCHS
 
-    def stage_run(variant: str, settings: dict, epochs: int, target: float | None = None) -> EpochTimes:
-        print(f"{variant}:", flush=True)
-        return stage_loop(
-            images,
-            labels,
-            variant=variant,
-            precision=settings["precision"],
-            epochs=epochs,
-            recipe=training_settings(settings),
-            batch_size=settings["batch_size"],
-            target=target,
-        )
-
     print(f"time to {TARGET}: the blog's loop", flush=True)
     blog = blog_loop(images, labels, epochs=cap, target=TARGET, stage_validation=True)
-    default = stage_run(f"blog model in the train stage ({params['precision']})", params, epochs=cap, target=TARGET)
+    default = train_with(
+        images, labels, f"blog model in the train stage ({params['precision']})", params, epochs=cap, target=TARGET
+    )
     ladder = []
     for name, settings in ladder_steps(params, recipe):
-        run = stage_run(name, settings, epochs=settings["epochs"])
+        run = train_with(images, labels, name, settings, epochs=settings["epochs"])
         ladder.append(run_summary(run, epochs=settings["epochs"]))
     # The recipe's own run is the ladder's last step, whose time to TARGET stopping there would not change.
     fast = ladder[-1] | {"variant": f"fast recipe ({recipe['precision']})", "cap_epochs": recipe["epochs"]}
