@@ -119,9 +119,10 @@ def final_epochs(reports: dict) -> int:
     return reports["train"]["best_epoch"] if epochs == "auto" else epochs
 
 
-def validated_steps_per_epoch(reports: dict) -> int:
-    """The steps of each of train's epochs, which `final.epochs: auto` repeats: its images over the batch size."""
-    params, (n_train, _) = reports["params"]["train"], split_sizes(reports["data"])
+def validated_steps_per_epoch(reports: dict, train: dict | None = None) -> int:
+    """The steps of each of train's epochs, which `final.epochs: auto` repeats: its images over the batch size,
+    with the committed run's train params or `train`."""
+    params, (n_train, _) = train or reports["params"]["train"], split_sizes(reports["data"])
     validated = n_train - math.ceil(params["validation_split"] * n_train)  # train_test_split rounds validation up
     return math.ceil(validated / params["batch_size"])
 
@@ -195,8 +196,7 @@ def fast_run_row(reports: dict) -> list[str]:
         return []
     recipe = {key.partition(".")[2]: value for key, value in reports["recipes"]["fast"]["params"].items()}
     validated = reports["params"]["train"] | recipe
-    n_train, _ = split_sizes(reports["data"])
-    steps = math.ceil((n_train - math.ceil(validated["validation_split"] * n_train)) / validated["batch_size"])
+    steps = validated_steps_per_epoch(reports, validated)
     peak = max(run["train/timing.json"]["peak_memory_mb"], run["final-train/timing.json"]["peak_memory_mb"])
     return [
         f"| the `fast` recipe ({train['parameters']:,} parameters), its run on 2 CPU cores "
