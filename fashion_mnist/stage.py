@@ -4,6 +4,7 @@ that decide whether a stage may run at all. Nothing here changes what a stage co
 import os
 import resource
 import sys
+import time
 from collections.abc import Callable
 
 from fashion_mnist.errors import ParamsError, PipelineError
@@ -47,6 +48,40 @@ def peak_memory_mb() -> float:
     """The most memory this process has held at once so far (its peak resident set), in MB."""
     # Linux reports kilobytes.
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class TrainingClock:
+    """The seconds a training takes, in all and to the end of each epoch: the figures of its timing.json.
+
+    Started when made. `watch` wraps the stage's per-epoch logger; epochs that a resumed run restores
+    from its checkpoint are logged again at once, so their seconds are those of the replay.
+    """
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.epoch_seconds: dict[int, float] = {}
+
+    def seconds(self) -> float:
+        """Seconds since the clock was made."""
+        return time.perf_counter() - self.started
+
+    def watch(self, log_epoch: Callable[[dict], None] | None) -> Callable[[dict], None]:
+        """A per-epoch callback that notes the time at the end of each epoch, then calls `log_epoch`, if any."""
+
+        def on_epoch(row: dict) -> None:
+            self.epoch_seconds[row["epoch"]] = round(self.seconds(), 1)
+            if log_epoch:
+                log_epoch(row)
+
+        return on_epoch
+
+    def timing(self) -> dict:
+        """timing.json: the seconds in all, the seconds at the end of each epoch (in epoch order), the peak memory."""
+        return {
+            "train_seconds": round(self.seconds(), 1),
+            "epoch_seconds": [self.epoch_seconds[epoch] for epoch in sorted(self.epoch_seconds)],
+            "peak_memory_mb": peak_memory_mb(),
+        }
 
 
 def run_stage(main: Callable[[], None]) -> None:

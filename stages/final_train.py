@@ -3,8 +3,6 @@
 It runs after every decision has been made, so it refuses to run inside a DVC experiment.
 """
 
-import time
-
 from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.checkpoint import clear_checkpoint
@@ -16,7 +14,7 @@ from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
 from fashion_mnist.progress import epoch_logger
 from fashion_mnist.saving import save_model
-from fashion_mnist.stage import check_backend, peak_memory_mb, refuse_inside_experiment, run_stage
+from fashion_mnist.stage import TrainingClock, check_backend, refuse_inside_experiment, run_stage
 from fashion_mnist.training import train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "final-train"
@@ -44,7 +42,7 @@ def main() -> None:
     print(f"retraining on all {len(labels)} training images for {epochs} epochs, in {policy}")
     model = build_model(params["model"]["name"])
 
-    started = time.perf_counter()
+    clock = TrainingClock()
     with epoch_logger(paths.FINAL_TRAIN_REPORTS) as log_epoch:
         history = train_model(
             model,
@@ -64,13 +62,14 @@ def main() -> None:
             checkpoint_dir=CHECKPOINT_DIR,
             epoch_steps=epoch_steps,
             schedule_epochs=schedule_epochs,
-            on_epoch=log_epoch,
+            on_epoch=clock.watch(log_epoch),
         )
-    seconds = time.perf_counter() - started
+    timing = clock.timing()
+    seconds = timing["train_seconds"]
 
     save_model(model, paths.FINAL_MODEL)
     write_json(paths.FINAL_ENVIRONMENT, {"precision": policy, **library_versions()})
-    write_json(paths.FINAL_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
+    write_json(paths.FINAL_TIMING, timing)
     clear_checkpoint(CHECKPOINT_DIR)
     accuracy = history["accuracy"].iloc[-1]
     steps = f"{epoch_steps} steps" if epoch_steps else "one pass"

@@ -5,7 +5,6 @@ group (see the README); they train one model together and only the first writes 
 """
 
 import os
-import time
 from contextlib import nullcontext
 
 from fashion_mnist import paths
@@ -20,7 +19,7 @@ from fashion_mnist.model import build_model, model_summary
 from fashion_mnist.params import load_params
 from fashion_mnist.progress import epoch_logger
 from fashion_mnist.saving import save_model
-from fashion_mnist.stage import check_backend, peak_memory_mb, run_stage
+from fashion_mnist.stage import TrainingClock, check_backend, run_stage
 from fashion_mnist.training import train_model
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
@@ -47,7 +46,7 @@ def main() -> None:
     summary = model_summary(model)
     print(summary)
 
-    started = time.perf_counter()
+    clock = TrainingClock()
     # Only the process that writes the outputs logs the epochs.
     with epoch_logger(paths.TRAIN_REPORTS) if process == 0 else nullcontext() as log_epoch:
         history = train_model(
@@ -70,9 +69,10 @@ def main() -> None:
             checkpoint_dir=CHECKPOINT_DIR if processes == 1 else None,
             part=(process, processes),
             devices=devices,
-            on_epoch=log_epoch,
+            on_epoch=clock.watch(log_epoch),
         )
-    seconds = time.perf_counter() - started
+    timing = clock.timing()
+    seconds = timing["train_seconds"]
     if processes > 1:
         model = local_copy(model, lambda: build_model(params["model"]["name"]))
         # Every process holds the same model; equal digests show it.
@@ -104,7 +104,7 @@ def main() -> None:
             "schedule_epochs": train["epochs"],
         },
     )
-    write_json(paths.TRAIN_TIMING, {"train_seconds": round(seconds, 1), "peak_memory_mb": peak_memory_mb()})
+    write_json(paths.TRAIN_TIMING, timing)
     clear_checkpoint(CHECKPOINT_DIR)
     print(
         f"kept epoch {metrics['best_epoch']} of {metrics['epochs']}: val_accuracy {metrics['val_accuracy']:.4f}, "

@@ -57,7 +57,10 @@ def test_the_readme_command_builds_every_output_then_has_nothing_to_do(project: 
     assert list(metrics) == ["val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"]
     assert metrics["epochs"] == 3 and metrics["parameters"] == 507_530
     timing = json.loads((project / "reports/train/timing.json").read_text())
-    assert set(timing) == {"train_seconds", "peak_memory_mb"}
+    assert set(timing) == {"train_seconds", "epoch_seconds", "peak_memory_mb"}
+    # The seconds at the end of each epoch, from the start of training: what the batch-size sweep plots.
+    assert len(timing["epoch_seconds"]) == 3 and timing["epoch_seconds"] == sorted(timing["epoch_seconds"])
+    assert 0 < timing["epoch_seconds"][0] and timing["epoch_seconds"][-1] <= timing["train_seconds"]
     assert timing["peak_memory_mb"] > 100, "TensorFlow alone takes more than 100 MB"
     environment = json.loads((project / "reports/train/environment.json").read_text())
     assert environment["backend"] == "tensorflow" and environment["keras"] == keras.__version__
