@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.errors import DataError
+from fashion_mnist.model import classifier_of
 
 
 def one_image_per_class(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -18,8 +19,8 @@ def one_image_per_class(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def first_convolution(model: keras.Model) -> layers.Conv2D:
-    """The model's first Conv2D layer, whichever architecture it is."""
-    for layer in model.layers:
+    """The model's first Conv2D layer, whichever architecture it is (inside FlipAveraged, its classifier's)."""
+    for layer in classifier_of(model).layers:
         if isinstance(layer, layers.Conv2D):
             return layer
     raise DataError(f"model {model.name!r} has no Conv2D layer to show")
@@ -30,7 +31,7 @@ def convolution_outputs(model: keras.Model, images: np.ndarray) -> tuple[np.ndar
     filters), both float32."""
     convolution = first_convolution(model)
     # The layers up to the convolution (the rescaling included) as a model of their own.
-    up_to_convolution = keras.Model(inputs=model.inputs[0], outputs=convolution.output)
+    up_to_convolution = keras.Model(inputs=classifier_of(model).inputs[0], outputs=convolution.output)
     feature_maps = keras.ops.convert_to_numpy(up_to_convolution(images, training=False)).astype(np.float32)
     kernel = keras.ops.convert_to_numpy(convolution.kernel).astype(np.float32)
     # The kernel is (rows, columns, input channels, filters); Fashion-MNIST has one channel.

@@ -11,7 +11,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from fashion_mnist.errors import DataError
-from fashion_mnist.model import build_model
+from fashion_mnist.model import architecture_of, build_model
 
 # Images per call of the int8 model: a bound on its memory, which grows with the batch.
 BATCH_SIZE = 1000
@@ -32,7 +32,7 @@ def float32_copy(model: keras.Model) -> keras.Model:
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = build_model(model.name, num_classes=model.output_shape[-1])
+        copy = build_model(**architecture_of(model))
     finally:
         keras.mixed_precision.set_global_policy(previous)
     copy.set_weights(model.get_weights())

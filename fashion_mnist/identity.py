@@ -9,6 +9,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from fashion_mnist.model import classifier_of
+
 # The libraries whose versions shape the numbers; requirements-training.txt pins them.
 # Each backend's own libraries are listed too; a run records which ones it had.
 NUMERIC_LIBRARIES = ("keras", "tensorflow-cpu", "tensorflow", "jax", "jaxlib", "numpy", "scikit-learn")
@@ -79,8 +81,10 @@ def identity_changes(old: dict, new: dict) -> list[str]:
 
 
 def architecture(model: keras.Model) -> list:
-    """The layers' types and settings, without the names Keras numbers anew for every model built."""
-    return [
+    """The layers' types and settings, without the names Keras numbers anew for every model built; a FlipAveraged
+    model's are its classifier's, after its own type."""
+    layers = [
         [type(layer).__name__, {key: value for key, value in layer.get_config().items() if key != "name"}]
-        for layer in model.layers
+        for layer in classifier_of(model).layers
     ]
+    return layers if classifier_of(model) is model else [[type(model).__name__, {}], *layers]

@@ -6,6 +6,9 @@ import keras
 
 from fashion_mnist.errors import DataError
 
+# Registers the project's own model class, FlipAveraged, which Keras must know to load a model that uses it.
+from fashion_mnist.model import FlipAveraged  # noqa: F401
+
 
 def load_model(path: Path) -> keras.Model:
     """Load a `.keras` model with safe mode on; a broken or foreign file raises DataError naming it."""

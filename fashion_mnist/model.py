@@ -6,11 +6,66 @@ import keras
 from keras import layers
 
 
-def build_model(name: str, num_classes: int = 10) -> keras.Model:
-    """The architecture called `name`: one of BUILDERS."""
+def build_model(name: str, num_classes: int = 10, test_time_augmentation: str = "none") -> keras.Model:
+    """The architecture called `name`, one of BUILDERS; with test_time_augmentation "flip", wrapped in FlipAveraged."""
     if name not in BUILDERS:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(BUILDERS)}")
-    return BUILDERS[name](num_classes)
+    if test_time_augmentation not in TEST_TIME_AUGMENTATIONS:
+        raise ValueError(
+            f"unknown test-time augmentation {test_time_augmentation!r}; expected one of "
+            f"{', '.join(TEST_TIME_AUGMENTATIONS)}"
+        )
+    classifier = BUILDERS[name](num_classes)
+    return FlipAveraged(classifier) if test_time_augmentation == "flip" else classifier
+
+
+@keras.saving.register_keras_serializable(package="fashion_mnist")
+class FlipAveraged(keras.Model):
+    """A classifier whose predictions average its probabilities for the image and for its mirror image.
+
+    This is flip test-time augmentation inside the model, so that validation, the test score, the int8 export
+    and `predict` all see the same function. Training (`training=True`) sees each image once, as it comes: the
+    augmentation of training is the input pipeline's. Clothes look alike mirrored left to right, which is why
+    the training augmentation flips them too.
+    """
+
+    def __init__(self, classifier: keras.Model, **kwargs):
+        super().__init__(name=kwargs.pop("name", f"{classifier.name}_flip_averaged"), **kwargs)
+        self.classifier = classifier
+        # One symbolic call builds the wrapper and records its input shape, as Keras's export and summary need.
+        self(keras.Input(shape=classifier.input_shape[1:]))
+
+    def call(self, images, training: bool = False):
+        probabilities = self.classifier(images, training=training)
+        if training:
+            return probabilities
+        # Images are (batch, rows, columns, channels): axis 2 runs left to right.
+        mirrored = self.classifier(keras.ops.flip(images, axis=2), training=False)
+        return (probabilities + mirrored) / 2
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "classifier": keras.saving.serialize_keras_object(self.classifier)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "FlipAveraged":
+        config = dict(config)
+        classifier = keras.saving.deserialize_keras_object(config.pop("classifier"))
+        return cls(classifier, **config)
+
+
+def classifier_of(model: keras.Model) -> keras.Model:
+    """The network inside `model`: the classifier that FlipAveraged wraps, or the model itself."""
+    return model.classifier if isinstance(model, FlipAveraged) else model
+
+
+def architecture_of(model: keras.Model) -> dict:
+    """build_model's arguments that rebuild `model`'s architecture, for instance under another dtype policy."""
+    classifier = classifier_of(model)
+    return {
+        "name": classifier.name,
+        "num_classes": classifier.output_shape[-1],
+        "test_time_augmentation": "flip" if isinstance(model, FlipAveraged) else "none",
+    }
 
 
 def build_blog_model(num_classes: int = 10) -> keras.Model:
@@ -61,10 +116,16 @@ def build_vgg_bn_model(num_classes: int = 10) -> keras.Model:
 
 
 BUILDERS = {"blog_cnn": build_blog_model, "vgg_bn": build_vgg_bn_model}
+TEST_TIME_AUGMENTATIONS = ("none", "flip")
 
 
 def model_summary(model: keras.Model) -> str:
-    """Return Keras's layer-by-layer summary of `model` as text."""
+    """Return Keras's layer-by-layer summary of `model`'s classifier as text, and how FlipAveraged uses it."""
     buffer = io.StringIO()
-    model.summary(print_fn=lambda line, **_: buffer.write(line + "\n"))
+    classifier_of(model).summary(print_fn=lambda line, **_: buffer.write(line + "\n"))
+    if isinstance(model, FlipAveraged):
+        buffer.write(
+            f"{model.name}: at inference, the mean of {model.classifier.name}'s probabilities for each image "
+            "and for its mirror image (model.test_time_augmentation: flip)\n"
+        )
     return buffer.getvalue()

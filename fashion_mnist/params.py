@@ -13,6 +13,7 @@ from fashion_mnist.paths import PARAMS_FILE
 
 # The choices of the keys that name one; tests check that the package knows each of them.
 MODEL_NAMES = ("blog_cnn", "vgg_bn")
+TEST_TIME_AUGMENTATIONS = ("none", "flip")
 SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "momentum", "sgd")
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
@@ -100,7 +101,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "deadline_floor_seconds": positive_number(),
     },
     "preprocess": {"max_train_samples": optional(integer(10))},
-    "model": {"name": one_of(*MODEL_NAMES)},
+    "model": {"name": one_of(*MODEL_NAMES), "test_time_augmentation": one_of(*TEST_TIME_AUGMENTATIONS)},
     "train": {
         "epochs": integer(1),
         "batch_size": integer(1),

@@ -17,6 +17,7 @@ from fashion_mnist.explanation import explanation_figure
 from fashion_mnist.files import atomic_path, save_figure
 from fashion_mnist.idx import IMAGE_SIZE
 from fashion_mnist.loading import load_model
+from fashion_mnist.model import classifier_of
 from fashion_mnist.photo import load_photo, prepare_photo
 from fashion_mnist.stage import run_stage
 
@@ -80,9 +81,10 @@ def predict_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
     suffix = model_path.suffix.lower()
     if suffix == ".keras":
         model = load_model(model_path)
-        if tuple(model.input_shape[1:]) != (IMAGE_SIZE, IMAGE_SIZE, 1):
+        input_shape = tuple(classifier_of(model).input_shape[1:])
+        if input_shape != (IMAGE_SIZE, IMAGE_SIZE, 1):
             raise DataError(
-                f"{model_path}: the model takes inputs of shape {tuple(model.input_shape[1:])}; "
+                f"{model_path}: the model takes inputs of shape {input_shape}; "
                 f"expected a Fashion-MNIST classifier of ({IMAGE_SIZE}, {IMAGE_SIZE}, 1) images"
             )
         # The models rescale uint8 levels themselves (their Rescaling layer), as in training.

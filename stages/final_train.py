@@ -40,7 +40,7 @@ def main() -> None:
     policy = set_precision(train["precision"])
     images, labels = load_split(paths.TRAIN_DATA)
     print(f"retraining on all {len(labels)} training images for {epochs} epochs, in {policy}")
-    model = build_model(params["model"]["name"])
+    model = build_model(**params["model"])
 
     clock = TrainingClock()
     with epoch_logger(paths.FINAL_TRAIN_REPORTS) as log_epoch:

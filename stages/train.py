@@ -42,7 +42,7 @@ def main() -> None:
         print(f"process {process} of {processes}: each feeds 1/{processes} of every batch of {train['batch_size']}")
     if devices > 1:
         print(f"data_parallel over {devices} devices")
-    model = build_model(params["model"]["name"])
+    model = build_model(**params["model"])
     summary = model_summary(model)
     print(summary)
 
@@ -74,7 +74,7 @@ def main() -> None:
     timing = clock.timing()
     seconds = timing["train_seconds"]
     if processes > 1:
-        model = local_copy(model, lambda: build_model(params["model"]["name"]))
+        model = local_copy(model, lambda: build_model(**params["model"]))
         # Every process holds the same model; equal digests show it.
         print(f"process {process} of {processes}: weights sha256 {weights_digest(model)}")
     if process != 0:

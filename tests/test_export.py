@@ -20,7 +20,7 @@ from fashion_mnist.export import (
     int8_probabilities,
     int8_speed,
 )
-from fashion_mnist.model import build_model
+from fashion_mnist.model import FlipAveraged, build_model, classifier_of
 from fashion_mnist.params import MODEL_NAMES
 from tests.conftest import EXPORT, FINAL_EVALUATE, copy_project, run, set_params
 from tests.synthetic import balanced_labels, make_images
@@ -33,20 +33,21 @@ def data():
     return (images[:200], labels[:200]), (images[200:], labels[200:])
 
 
-@pytest.fixture(scope="module", params=MODEL_NAMES)
+@pytest.fixture(scope="module", params=[*((name, "none") for name in MODEL_NAMES), ("blog_cnn", "flip")], ids=str)
 def trained(request, data, tmp_path_factory) -> tuple[keras.Model, Path]:
     """Each architecture trained briefly in mixed_bfloat16, as the pipeline trains where bfloat16 is native,
-    and its int8 export."""
+    and its int8 export; the blog's also with flip test-time augmentation, which the int8 model keeps."""
     (images, labels), _ = data
+    name, test_time_augmentation = request.param
     make_deterministic(3)
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        model = build_model(request.param)
+        model = build_model(name, test_time_augmentation=test_time_augmentation)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     # Batch normalization's moving averages, which inference uses, settle within these few steps only at a
     # lower momentum than the default 0.99; the momentum is no weight, so the export is unchanged by it.
-    for layer in model.layers:
+    for layer in classifier_of(model).layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = 0.9
     model.compile(optimizer=keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy")
@@ -78,6 +79,18 @@ def test_int8_probabilities_follow_the_float_model(trained, data):
     assert np.mean(float_probabilities.argmax(axis=1) == labels) >= 0.9, "the float model learnt the bands"
     # Images with or without the channel axis are the same images.
     np.testing.assert_array_equal(int8_probabilities(path, images), probabilities)
+
+
+def test_the_int8_model_keeps_the_flip_averaging(trained, data):
+    model, path = trained
+    if not isinstance(model, FlipAveraged):
+        pytest.skip("a model without test-time augmentation")
+    _, (images, _) = data
+    probabilities = int8_probabilities(path, images)
+    # The mirror image gets the same answer, within the output's quantization steps of 1/256.
+    np.testing.assert_allclose(int8_probabilities(path, images[:, :, ::-1]), probabilities, atol=2 / 256)
+    plain = int8_model(model.classifier, calibration=calibration_images(data[0][0], count=100, seed=0))
+    assert plain != path.read_bytes(), "the wrapper is in the int8 model, not just its classifier"
 
 
 def test_the_float32_copy_holds_the_same_weights_in_float32(trained, data):

@@ -98,6 +98,7 @@ def test_a_value_set_by_dvc_exp_run_s_is_read(tmp_path: Path):
         ("train.precision", "float16"),
         ("train.early_stopping_patience", 0),
         ("model.name", "resnet"),
+        ("model.test_time_augmentation", "rotate"),
         ("final.epochs", "best"),
         ("final.epochs", 0),
         ("final.epochs", None),
