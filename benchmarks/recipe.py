@@ -4,6 +4,7 @@
     python -m benchmarks.recipe --quick    # tiny data, to check that it all runs
     python -m benchmarks.recipe --draw     # redraw the figure from the committed report, training nothing
     python -m benchmarks.recipe --seeds 43 44   # add runs of the last two steps with these seeds to the report
+    python -m benchmarks.recipe --flip 43 44    # add the recipe with flip test-time augmentation, these seeds and 42
 
 First, the seconds each of three trainings takes to first reach 0.92 validation accuracy, each stopped there
 or at its cap: the blog's loop, the blog model in the train stage with params.yaml's settings, and the
@@ -69,8 +70,10 @@ def train_with(
     epochs: int,
     target: float | None = None,
     seed: int = SEED,
+    test_time_augmentation: str = "none",
 ) -> EpochTimes:
-    """The train stage's path with `settings`, a `train` params section: its precision, batch and training."""
+    """The train stage's path with `settings`, a `train` params section: its precision, batch and training; and
+    `test_time_augmentation`, model.test_time_augmentation."""
     print(f"{variant}:", flush=True)
     return stage_loop(
         images,
@@ -82,6 +85,7 @@ def train_with(
         batch_size=settings["batch_size"],
         target=target,
         seed=seed,
+        test_time_augmentation=test_time_augmentation,
     )
 
 
@@ -175,6 +179,43 @@ def add_seeds(output: Path, seeds: list[int], quick: bool) -> None:
         print(f"{row['variant']}: {row['best_val_accuracy']} mean {row['mean']} spread {row['spread']}")
 
 
+def add_flip_comparison(output: Path, seeds: list[int], quick: bool) -> None:
+    """Rerun the recipe with flip test-time augmentation, with the seed of the ladder and `seeds`; record its
+    accuracies beside those of the recipe without it, from the report's seed comparison."""
+    report = json.loads(output.read_text())
+    params, recipe = recipe_settings(quick)
+    last_step = ladder_steps(params, recipe)[-1][0]
+    without = next(row for row in report["seed_comparison"] if row["variant"] == last_step)
+    seeds = [SEED, *seeds]
+    missing = sorted(set(seeds) - set(without["seeds"]))
+    if missing:
+        raise SystemExit(f"{output}: no run of the recipe with seeds {missing} to compare with: run --seeds first")
+    images, labels = quick_data() if quick else load_split(paths.TRAIN_DATA)
+    with_flip = []
+    for seed in seeds:
+        run = train_with(
+            images,
+            labels,
+            f"the recipe + flip test-time augmentation, seed {seed}",
+            recipe,
+            epochs=recipe["epochs"],
+            seed=seed,
+            test_time_augmentation="flip",
+        )
+        with_flip.append(round(max(run.val_accuracy), 4))
+    plain = [without["best_val_accuracy"][without["seeds"].index(seed)] for seed in seeds]
+    report["flip_comparison"] = {
+        "seeds": seeds,
+        "without_flip": plain,
+        "with_flip": with_flip,
+        "mean_without_flip": round(sum(plain) / len(plain), 4),
+        "mean_with_flip": round(sum(with_flip) / len(with_flip), 4),
+        "spread_with_flip": round(max(with_flip) - min(with_flip), 4),
+    }
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["flip_comparison"]))
+
+
 def main() -> None:
     """Run the measurements, write the report and draw its figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -183,12 +224,18 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=FIGURE)
     parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
     parser.add_argument("--seeds", type=int, nargs="+", help="add the last two steps run with these seeds")
+    parser.add_argument(
+        "--flip", type=int, nargs="+", metavar="SEED", help="add the recipe with flip test-time augmentation, seeds"
+    )
     arguments = parser.parse_args()
     if arguments.draw:
         draw(json.loads(arguments.output.read_text())).savefig(arguments.figure, dpi=110)
         return
     if arguments.seeds:
         add_seeds(arguments.output, arguments.seeds, arguments.quick)
+        return
+    if arguments.flip:
+        add_flip_comparison(arguments.output, arguments.flip, arguments.quick)
         return
 
     params, recipe = recipe_settings(arguments.quick)

@@ -116,6 +116,7 @@ def stage_loop(
     precision: str,
     epochs: int,
     model_name: str = "blog_cnn",
+    test_time_augmentation: str = "none",
     recipe: dict = SHIPPED_RECIPE,
     target: float | None = None,
     batch_size: int = BATCH_SIZE,
@@ -126,7 +127,7 @@ def stage_loop(
     set_precision(precision)
     # The validation images are those of the stage, whatever the seed of the run.
     (x_train, y_train), validation = validation_split(images, labels, fraction=VALIDATION_FRACTION, seed=SEED)
-    model = build_model(model_name)
+    model = build_model(model_name, test_time_augmentation=test_time_augmentation)
     with tempfile.TemporaryDirectory(prefix="benchmark-checkpoint-") as checkpoint_dir:
         times = EpochTimes(variant)
 

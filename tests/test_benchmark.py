@@ -174,6 +174,10 @@ def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_t
         compared = json.loads(output.read_text())["seed_comparison"]
         assert [row["variant"] for row in compared] == [run["variant"] for run in report["ladder"][-2:]]
         assert all(row["seeds"] == [42, 7] and len(row["best_val_accuracy"]) == 2 for row in compared)
+        subprocess.run([*command, "--quick", "--flip", "7"], cwd=REPOSITORY, env=environment(), check=True)
+        flip = json.loads(output.read_text())["flip_comparison"]
+        assert flip["seeds"] == [42, 7] and flip["without_flip"] == compared[-1]["best_val_accuracy"]
+        assert len(flip["with_flip"]) == 2
     else:
         assert [run["optimizer"] for run in report["runs"]] == ["sgd", "momentum", "adam"]
         assert all(len(run["loss"]) == run["epochs"] == 2 for run in report["runs"])
