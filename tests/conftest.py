@@ -115,6 +115,23 @@ def run_project(root: Path) -> Path:
     return project
 
 
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project on synthetic data after one run of both pipelines, committed, built once for the whole session:
+    the tests that need a project that has run take a copy of it (project_copy), and none changes it."""
+    return run_project(tmp_path_factory.mktemp("built"))
+
+
+def project_copy(built: Path, destination: Path) -> Path:
+    """A copy of the project `built`, its outputs, git history and DVC cache included, in `destination`; without
+    DVC's state databases, which describe the original folder's files."""
+
+    def skip_dvc_tmp(folder: str, names: list[str]) -> list[str]:
+        return ["tmp"] if Path(folder).name == ".dvc" else []
+
+    return Path(shutil.copytree(built, destination, symlinks=True, ignore=skip_dvc_tmp))
+
+
 @pytest.fixture
 def project(tmp_path: Path, mirror: tuple[Path, dict[str, str]]) -> Path:
     """The project in a temporary git repository, set up for a quick run on synthetic data."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import QUICK_PARAMS, REPOSITORY, REPRODUCE_ALL, commit, run, run_project, set_params
+from tests.conftest import QUICK_PARAMS, REPOSITORY, REPRODUCE_ALL, commit, project_copy, run, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +47,9 @@ def metrics_at(project: Path, branch: str, path: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def branches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def branches(built_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project with `main` run as configured and `other` run again with one more epoch; tests only read it."""
-    project = run_project(tmp_path_factory.mktemp("branches"))
+    project = project_copy(built_project, tmp_path_factory.mktemp("branches") / "project")
     run(["git", "checkout", "-q", "-b", "other"], project)
     set_params(project, {"train": {"epochs": OTHER_EPOCHS}})
     run(REPRODUCE_ALL, project)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import FINAL_TRAIN, QUICK_PARAMS, run, run_project, stages_run
+from tests.conftest import FINAL_TRAIN, QUICK_PARAMS, project_copy, run, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +28,9 @@ def wait_for_queue(project: Path, timeout_seconds: float = 600) -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(built_project: Path, tmp_path: Path) -> Path:
     """The baseline: a project whose whole pipeline has run and is committed, final metrics included."""
-    return run_project(tmp_path)
+    return project_copy(built_project, tmp_path / "project")
 
 
 def experiments(project: Path) -> dict[str, dict]:

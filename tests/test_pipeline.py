@@ -4,7 +4,6 @@ import ast
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import keras
@@ -20,8 +19,8 @@ from tests.conftest import (
     FINAL_TRAIN,
     REPOSITORY,
     REPRODUCE_ALL,
+    project_copy,
     run,
-    run_project,
     set_params,
     stages_run,
 )
@@ -129,15 +128,15 @@ def test_the_readme_command_builds_every_output_then_has_nothing_to_do(project: 
     assert "Data and pipelines are up to date." in again.stdout
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project whose two pipelines have run once and are committed."""
-    return run_project(tmp_path_factory.mktemp("built"))
+@pytest.fixture
+def built(built_project: Path) -> Path:
+    """A project whose two pipelines have run once and are committed; read, never changed."""
+    return built_project
 
 
 @pytest.fixture
-def built_copy(built: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(built, tmp_path / "project", symlinks=True))
+def built_copy(built_project: Path, tmp_path: Path) -> Path:
+    return project_copy(built_project, tmp_path / "project")
 
 
 def out_of_date(project: Path) -> list[str]:

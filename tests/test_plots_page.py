@@ -11,7 +11,7 @@ import pytest
 from dvc_render.base import Renderer
 from dvc_render.html import PAGE_HTML
 
-from tests.conftest import run, run_project
+from tests.conftest import project_copy, run
 
 pytestmark = pytest.mark.slow
 
@@ -90,9 +90,9 @@ def undrawn_plots(page: Path, declared: dict[str, list[dict]], profile: Path) ->
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(built_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project after one `dvc repro` on synthetic data: every plot has its data."""
-    return run_project(tmp_path_factory.mktemp("plots-page"))
+    return project_copy(built_project, tmp_path_factory.mktemp("plots-page") / "project")
 
 
 @pytest.fixture(scope="module")

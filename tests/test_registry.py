@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPOSITORY, run, run_project
+from tests.conftest import REPOSITORY, project_copy, run
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +16,9 @@ STAGE = "prod"
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def registry(built_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project run and pushed to its default remote, every model registered as VERSION, fashion-cnn in STAGE."""
-    project = run_project(tmp_path_factory.mktemp("registry"))
+    project = project_copy(built_project, tmp_path_factory.mktemp("registry") / "project")
     run(["dvc", "push"], project)
     for name in ARTIFACTS:
         run(["gto", "register", name, "--version", VERSION], project)

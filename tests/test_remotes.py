@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPRODUCE_ALL, commit, run, run_project, set_params, stages_run
+from tests.conftest import REPRODUCE_ALL, commit, project_copy, run, set_params, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -143,19 +143,15 @@ def s3_remote(tmp_path: Path) -> Iterator[Remote]:
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project after one `dvc repro`, committed; built once per module and copied by `teammate`."""
-    return run_project(tmp_path_factory.mktemp("pipeline-run"))
+def pipeline_run(built_project: Path) -> Path:
+    """The project after one `dvc repro`, committed; built once per session and copied by `teammate`."""
+    return built_project
 
 
 @pytest.fixture
 def teammate(pipeline_run: Path, tmp_path: Path) -> Path:
     """A clone that has run the pipeline (with its outputs and cache), alone in this test's folder."""
-
-    def skip_dvc_tmp(folder: str, names: list[str]) -> list[str]:
-        return ["tmp"] if Path(folder).name == ".dvc" else []  # DVC's state databases for the original folder
-
-    return Path(shutil.copytree(pipeline_run, tmp_path / "project", symlinks=True, ignore=skip_dvc_tmp))
+    return project_copy(pipeline_run, tmp_path / "project")
 
 
 def set_credentials(project: Path, remote: Remote) -> None:

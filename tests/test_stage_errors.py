@@ -1,28 +1,20 @@
 """Bad input stops a stage with exit status 1 and one line naming the file or key; DVC restores what it removed."""
 
-import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import run, run_project, set_params, set_sources
+from tests.conftest import project_copy, run, set_params, set_sources
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """A project on which `dvc repro` has run once, so every output exists."""
-    return run_project(tmp_path_factory.mktemp("built"))
-
-
 @pytest.fixture
-def project(built: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "project"
-    shutil.copytree(built, copy, symlinks=True)
-    return copy
+def project(built_project: Path, tmp_path: Path) -> Path:
+    """A copy of a project on which `dvc repro` has run once, so every output exists."""
+    return project_copy(built_project, tmp_path / "project")
 
 
 def run_stage(project: Path, module: str):
