@@ -144,8 +144,8 @@ def draw(report: dict) -> Figure:
 
 def recipe_settings(quick: bool) -> tuple[dict, dict]:
     """The stage's default train params, and the fast recipe's (the default with the recipe applied)."""
-    params = load_params(["train"])["train"]
-    recipe = apply_recipe({"train": params}, load_recipes()["fast"])["train"]
+    params = load_params(["model", "train"])
+    params, recipe = params["train"], apply_recipe(params, load_recipes()["fast"])["train"]
     if quick:
         recipe["epochs"] = 2
     return params, recipe

@@ -15,6 +15,7 @@ import difflib
 import json
 import math
 import re
+import statistics
 import sys
 from collections import Counter
 from pathlib import Path
@@ -74,10 +75,14 @@ def load_reports(root: Path) -> dict:
         "recipe": read_json(root / "reports/recipe.json"),
         "recipes": yaml.safe_load((root / "recipes.yaml").read_text()),
         "optimizers": read_json(root / "reports/optimizers.json"),
-        # The fast recipe's full run, train to export, its reports copied from that run's workspace.
-        "fast_run": {
-            name: read_json(root / "reports/recipes/fast" / name)
-            for name in ("train/metrics.json", "train/timing.json", "final-train/timing.json", "final/metrics.json")
+        "batch_sizes": read_json(root / "reports/batch_sizes.json"),
+        # Each recipe's full run, train to export, its reports copied from that run's workspace, where committed.
+        "recipe_runs": {
+            recipe: {
+                name: read_json(root / "reports/recipes" / recipe / name)
+                for name in ("train/metrics.json", "train/timing.json", "final-train/timing.json", "final/metrics.json")
+            }
+            for recipe in yaml.safe_load((root / "recipes.yaml").read_text())
         },
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         "jax_pin": jax_pin.group(1),
@@ -178,7 +183,7 @@ def results(reports: dict) -> str:
             f"final {final_training(reports)} | {train['val_accuracy']:.4f} | **{final['test_accuracy']:.4f}** "
             f"| train {duration(train_timing['train_seconds'])}, final {duration(final_timing['train_seconds'])} "
             f"| {gigabytes(peak)} | `make pipeline` |",
-            *fast_run_row(reports),
+            *(row for recipe in reports["recipes"] for row in recipe_run_row(reports, recipe)),
             f"| {preset['run']}, on an {gpu['gpu']} (`{gpu['backend']}` backend) | `{preset['precision']}` "
             f"| train {preset['train_epochs']}, best {preset['best_epoch']}; final {preset['final_epochs']} "
             f"| {preset['val_accuracy']:.4f} | **{preset['test_accuracy']:.4f}** "
@@ -188,23 +193,32 @@ def results(reports: dict) -> str:
     )
 
 
-def fast_run_row(reports: dict) -> list[str]:
-    """The results table's row of the fast recipe's full run, if its reports are committed."""
-    run = reports["fast_run"]
+RECIPE_SECTIONS = {
+    "fast": "faster-to-the-blogs-accuracy-the-fast-recipe",
+    "strong": "higher-accuracy-on-a-cpu-the-strong-recipe",
+}
+
+
+def recipe_run_row(reports: dict, name: str) -> list[str]:
+    """The results table's row of recipe `name`'s full run, if its reports are committed."""
+    run = reports["recipe_runs"][name]
     train, final = run["train/metrics.json"], run["final/metrics.json"]
     if not (train and final):
         return []
-    recipe = {key.partition(".")[2]: value for key, value in reports["recipes"]["fast"]["params"].items()}
+    params = reports["recipes"][name]["params"]
+    recipe = {key.removeprefix("train."): value for key, value in params.items() if key.startswith("train.")}
     validated = reports["params"]["train"] | recipe
     steps = validated_steps_per_epoch(reports, validated)
     peak = max(run["train/timing.json"]["peak_memory_mb"], run["final-train/timing.json"]["peak_memory_mb"])
+    model = params.get("model.name", reports["params"]["model"]["name"])
+    flip = ", flip test-time augmentation" if params.get("model.test_time_augmentation") == "flip" else ""
     return [
-        f"| the `fast` recipe ({train['parameters']:,} parameters), its run on 2 CPU cores "
+        f"| the `{name}` recipe (`{model}`, {train['parameters']:,} parameters{flip}), its run on 2 CPU cores "
         f"| `{validated['precision']}` | train {train['epochs']}, best {train['best_epoch']}; final "
         f"{train['best_epoch']} × {steps} steps | {train['val_accuracy']:.4f} | **{final['test_accuracy']:.4f}** "
         f"| train {duration(run['train/timing.json']['train_seconds'])}, final "
         f"{duration(run['final-train/timing.json']['train_seconds'])} | {gigabytes(peak)} "
-        "| [the `fast` recipe](#faster-to-the-blogs-accuracy-the-fast-recipe) |"
+        f"| [the `{name}` recipe](#{RECIPE_SECTIONS[name]}) |"
     ]
 
 
@@ -339,6 +353,25 @@ def fast_recipe(reports: dict) -> str:
     return "\n".join(lines)
 
 
+def flip_averaging(reports: dict) -> str:
+    """The fast recipe with flip test-time augmentation against without, seed for seed, from reports/recipe.json."""
+    compared = reports["recipe"]["flip_comparison"]
+    without, with_flip = compared["without_flip"], compared["with_flip"]
+
+    def listed(values: list[float]) -> str:
+        return ", ".join(f"{value:.4f}" for value in values)
+
+    wins = sum(later > earlier for earlier, later in zip(without, with_flip, strict=True))
+    return (
+        f"The `fast` recipe's best validation accuracy over the seeds {', '.join(map(str, compared['seeds']))} "
+        f"(`python -m benchmarks.recipe --flip`, [`reports/recipe.json`](reports/recipe.json)): without flip "
+        f"averaging {listed(without)} (mean {compared['mean_without_flip']:.4f}); with it {listed(with_flip)} (mean "
+        f"{compared['mean_with_flip']:.4f}, spread {compared['spread_with_flip'] * 100:.2f} points). Averaging "
+        f"scores higher with {wins} of the {len(without)} seeds, by "
+        f"{(compared['mean_with_flip'] - compared['mean_without_flip']) * 100:.2f} points on average."
+    )
+
+
 def optimizers(reports: dict) -> str:
     """Where each optimizer stood after its epochs, from reports/optimizers.json."""
     report = reports["optimizers"]
@@ -349,6 +382,47 @@ def optimizers(reports: dict) -> str:
         f"After {report['runs'][0]['epochs']} epochs ({report['date']}, "
         f"[`reports/optimizers.json`](reports/optimizers.json)), validation accuracy is " + ", ".join(runs) + "."
     )
+
+
+def batch_sizes(reports: dict) -> str:
+    """The batch-size sweep, from reports/batch_sizes.json: each size's best epoch, and where 128 and 40 stand."""
+    report, blog_epochs = reports["batch_sizes"], reports["params"]["train"]["epochs"]
+    runs, machine, base = report["runs"], report["machine"], report["base_batch_size"]
+    lines = [
+        f"One run of `python -m benchmarks.batch_sizes` on {machine['cores']} cores of an {machine['cpu']} "
+        f"({report['date']}, [`reports/batch_sizes.json`](reports/batch_sizes.json)): the blog model for "
+        f"{report['epochs']} epochs in {runs[0]['precision']}, seed {report['seed']}, each batch size at the learning "
+        f"rate {report['base_learning_rate']} × √(batch size / {base}).",
+        "",
+        "| batch size | learning rate | best validation accuracy (epoch) | seconds to the best epoch "
+        "| seconds per epoch (median) | validation loss: lowest, last |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        best = run["best_epoch"]
+        ended = [0.0, *run["epoch_seconds"]]
+        per_epoch = statistics.median(later - earlier for earlier, later in zip(ended, ended[1:], strict=False))
+        losses = run["epoch_val_loss"]
+        lines.append(
+            f"| {run['batch_size']} | {run['learning_rate']:g} | {run['best_val_accuracy']:.4f} ({best}) "
+            f"| {duration(run['epoch_seconds'][best - 1])} | {per_epoch:.1f} s | {min(losses):.3f}, {losses[-1]:.3f} |"
+        )
+    ranked = sorted(runs, key=lambda run: run["best_val_accuracy"], reverse=True)
+    blog = next(run for run in runs if run["batch_size"] == base)
+    soonest = min(runs, key=lambda run: run["epoch_seconds"][run["best_epoch"] - 1])
+    spread = ranked[0]["best_val_accuracy"] - ranked[-1]["best_val_accuracy"]
+    lines += [
+        "",
+        f"Batch {base}, the blog's, ranks {ranked.index(blog) + 1} of {len(runs)} by best validation accuracy; batch "
+        f"{ranked[0]['batch_size']} is highest ({ranked[0]['best_val_accuracy']:.4f} at epoch "
+        f"{ranked[0]['best_epoch']}), and all {len(runs)} lie within {spread * 100:.2f} points, one seed each. "
+        f"Every best epoch comes by epoch {max(run['best_epoch'] for run in runs)} of {report['epochs']}, so the "
+        f"blog's {blog_epochs} are more than any of them needs: at batch {base} the validation loss goes from "
+        f"{blog['epoch_val_loss'][blog['best_epoch'] - 1]:.3f} at the best epoch, {blog['best_epoch']}, to "
+        f"{blog['epoch_val_loss'][-1]:.3f} at epoch {len(blog['epoch_val_loss'])}. Batch {soonest['batch_size']} "
+        f"reaches its best soonest, after {duration(soonest['epoch_seconds'][soonest['best_epoch'] - 1])}.",
+    ]
+    return "\n".join(lines)
 
 
 def bfloat16(reports: dict) -> str:
@@ -561,7 +635,9 @@ PARTS = {
     "most-confused": most_confused,
     "vgg-bn-benchmark": vgg_bn_benchmark,
     "fast-recipe": fast_recipe,
+    "flip": flip_averaging,
     "optimizers": optimizers,
+    "batch-sizes": batch_sizes,
     "bfloat16": bfloat16,
     "export": export,
     "performance": performance,

@@ -199,8 +199,8 @@ def test_a_recipe_sets_its_keys_in_a_copy_of_the_params():
 
 
 def test_the_ladder_adds_one_trick_per_step_and_ends_with_the_recipe():
-    default = load_params(["train"], REPOSITORY / "params.yaml")["train"]
-    recipe = apply_recipe({"train": default}, load_recipes(REPOSITORY / "recipes.yaml")["fast"])["train"]
+    params = load_params(["model", "train"], REPOSITORY / "params.yaml")
+    default, recipe = params["train"], apply_recipe(params, load_recipes(REPOSITORY / "recipes.yaml")["fast"])["train"]
     steps = ladder_steps(default, recipe)
     assert steps[-1][1] == recipe
     assert steps[0][1]["learning_rate"] == default["learning_rate"] and steps[0][1]["epochs"] == recipe["epochs"]
