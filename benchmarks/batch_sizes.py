@@ -132,9 +132,10 @@ def collect(batch_sizes: list[int], epochs: int) -> dict:
 
 
 def draw(report: dict) -> Figure:
-    """Validation accuracy against epochs and against seconds for each batch size, the best epoch marked."""
-    figure = Figure(figsize=(10, 4.2), layout="constrained")
-    by_epoch, by_seconds = figure.subplots(1, 2, sharey=True)
+    """Validation accuracy against epochs and against seconds for each batch size, the best epoch marked, and the
+    validation loss against epochs."""
+    figure = Figure(figsize=(14, 4.4), layout="constrained")
+    by_epoch, by_seconds, loss = figure.subplots(1, 3)
     colours = colormaps["viridis"]
     runs = report["runs"]
     for index, run in enumerate(runs):
@@ -147,11 +148,16 @@ def draw(report: dict) -> Figure:
         by_epoch.plot(best + 1, accuracy[best], marker="*", markersize=11, color=colour)
         by_seconds.plot(run["epoch_seconds"], accuracy, color=colour, linewidth=1.2)
         by_seconds.plot(run["epoch_seconds"][best], accuracy[best], marker="*", markersize=11, color=colour)
+        loss.plot(epochs, run["epoch_val_loss"], color=colour, linewidth=1.2)
+        loss.plot(best + 1, run["epoch_val_loss"][best], marker="*", markersize=11, color=colour)
     by_epoch.set_xlabel("epoch")
     by_epoch.set_ylabel("validation accuracy")
     by_seconds.set_xlabel("seconds of training (validation included)")
-    by_epoch.set_ylim(0.86, 0.94)
+    loss.set_xlabel("epoch")
+    loss.set_ylabel("validation loss")
     for axes in (by_epoch, by_seconds):
+        axes.set_ylim(0.86, 0.94)
+    for axes in (by_epoch, by_seconds, loss):
         axes.grid(alpha=0.3)
     by_epoch.legend(loc="lower right", fontsize=7)
     figure.suptitle(

@@ -395,7 +395,7 @@ def batch_sizes(reports: dict) -> str:
         f"rate {report['base_learning_rate']} × √(batch size / {base}).",
         "",
         "| batch size | learning rate | best validation accuracy (epoch) | seconds to the best epoch "
-        "| seconds per epoch (median) | validation loss: lowest, last |",
+        "| seconds per epoch (median) | validation loss: lowest (epoch), last |",
         "|---|---|---|---|---|---|",
     ]
     for run in runs:
@@ -405,7 +405,8 @@ def batch_sizes(reports: dict) -> str:
         losses = run["epoch_val_loss"]
         lines.append(
             f"| {run['batch_size']} | {run['learning_rate']:g} | {run['best_val_accuracy']:.4f} ({best}) "
-            f"| {duration(run['epoch_seconds'][best - 1])} | {per_epoch:.1f} s | {min(losses):.3f}, {losses[-1]:.3f} |"
+            f"| {duration(run['epoch_seconds'][best - 1])} | {per_epoch:.1f} s "
+            f"| {min(losses):.3f} ({losses.index(min(losses)) + 1}), {losses[-1]:.3f} |"
         )
     ranked = sorted(runs, key=lambda run: run["best_val_accuracy"], reverse=True)
     blog = next(run for run in runs if run["batch_size"] == base)

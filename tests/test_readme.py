@@ -109,3 +109,32 @@ def test_a_part_without_its_end_marker_is_refused():
     readme = (ROOT / "README.md").read_text() + "\n<!-- rendered: gpu -->\nno end\n"
     with pytest.raises(ValueError, match="has no `<!-- end -->`"):
         render_readme.render(readme, render_readme.load_reports(ROOT))
+
+
+def test_the_batch_size_sweep_is_rendered_from_its_report(project: Path):
+    report = json.loads((project / "reports/batch_sizes.json").read_text())
+    small, *_, large = report["runs"]
+    small |= {"best_val_accuracy": 0.95, "best_epoch": 3}
+    large |= {"best_val_accuracy": 0.80}
+    (project / "reports/batch_sizes.json").write_text(json.dumps(report))
+    text = render_readme.batch_sizes(render_readme.load_reports(project))
+    assert f"| {small['batch_size']} | {small['learning_rate']:g} | 0.9500 (3) |" in text
+    assert f"batch {small['batch_size']} is highest (0.9500 at epoch 3)" in text
+    assert "and all 6 lie within 15.00 points" in text
+
+
+def test_the_flip_comparison_is_rendered_seed_for_seed(project: Path):
+    report = json.loads((project / "reports/recipe.json").read_text())
+    report["flip_comparison"] = {
+        "seeds": [42, 43, 44],
+        "without_flip": [0.93, 0.92, 0.94],
+        "with_flip": [0.94, 0.925, 0.935],
+        "mean_without_flip": 0.93,
+        "mean_with_flip": 0.9333,
+        "spread_with_flip": 0.015,
+    }
+    (project / "reports/recipe.json").write_text(json.dumps(report))
+    text = render_readme.flip_averaging(render_readme.load_reports(project))
+    assert "without flip averaging 0.9300, 0.9200, 0.9400 (mean 0.9300)" in text
+    assert "with it 0.9400, 0.9250, 0.9350 (mean 0.9333, spread 1.50 points)" in text
+    assert "higher with 2 of the 3 seeds, by 0.33 points on average" in text
