@@ -4,7 +4,7 @@
     python -m benchmarks.recipe --quick    # tiny data, to check that it all runs
     python -m benchmarks.recipe --draw     # redraw the figure from the committed report, training nothing
     python -m benchmarks.recipe --seeds 43 44   # add runs of the last two steps with these seeds to the report
-    python -m benchmarks.recipe --flip 43 44    # add the recipe with flip test-time augmentation, these seeds and 42
+    python -m benchmarks.recipe --flip          # add the recipe with flip test-time augmentation; --flip 43 44: more seeds
 
 First, the seconds each of three trainings takes to first reach 0.92 validation accuracy, each stopped there
 or at its cap: the blog's loop, the blog model in the train stage with params.yaml's settings, and the
@@ -225,7 +225,11 @@ def main() -> None:
     parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
     parser.add_argument("--seeds", type=int, nargs="+", help="add the last two steps run with these seeds")
     parser.add_argument(
-        "--flip", type=int, nargs="+", metavar="SEED", help="add the recipe with flip test-time augmentation, seeds"
+        "--flip",
+        type=int,
+        nargs="*",
+        metavar="SEED",
+        help="add the recipe with flip test-time augmentation, with the ladder's seed and these",
     )
     arguments = parser.parse_args()
     if arguments.draw:
@@ -234,7 +238,7 @@ def main() -> None:
     if arguments.seeds:
         add_seeds(arguments.output, arguments.seeds, arguments.quick)
         return
-    if arguments.flip:
+    if arguments.flip is not None:
         add_flip_comparison(arguments.output, arguments.flip, arguments.quick)
         return
 

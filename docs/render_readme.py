@@ -80,7 +80,13 @@ def load_reports(root: Path) -> dict:
         "recipe_runs": {
             recipe: {
                 name: read_json(root / "reports/recipes" / recipe / name)
-                for name in ("train/metrics.json", "train/timing.json", "final-train/timing.json", "final/metrics.json")
+                for name in (
+                    "train/metrics.json",
+                    "train/timing.json",
+                    "final-train/timing.json",
+                    "final/metrics.json",
+                    "export/metrics.json",
+                )
             }
             for recipe in yaml.safe_load((root / "recipes.yaml").read_text())
         },
@@ -372,6 +378,29 @@ def flip_averaging(reports: dict) -> str:
     )
 
 
+# The strong recipe's goal: this test accuracy with at most these seconds of final-train on 2 CPU cores.
+STRONG_GOAL = (0.95, 15 * 60)
+
+
+def strong_recipe(reports: dict) -> str:
+    """The strong recipe's full run against its goal, from reports/recipes/strong/."""
+    run = reports["recipe_runs"]["strong"]
+    train, final, exported = run["train/metrics.json"], run["final/metrics.json"], run["export/metrics.json"]
+    if not (train and final):
+        return "Its full run is not among the committed reports."
+    accuracy, seconds = final["test_accuracy"], run["final-train/timing.json"]["train_seconds"]
+    goal_accuracy, goal_seconds = STRONG_GOAL
+    met = accuracy >= goal_accuracy and seconds <= goal_seconds
+    verdict = "**the goal is met**" if met else "**the goal is not met**"
+    return (
+        f"Its run on 2 CPU cores ([`reports/recipes/strong/`](reports/recipes/strong/)): best validation accuracy "
+        f"{train['val_accuracy']:.4f} at epoch {train['best_epoch']} of {train['epochs']}, train "
+        f"{duration(run['train/timing.json']['train_seconds'])}; `final-train` {duration(seconds)}, test accuracy "
+        f"**{accuracy:.4f}**, and {exported['int8_test_accuracy']:.4f} for the int8 export: {verdict} "
+        f"({goal_accuracy:.3f} within {duration(goal_seconds)})."
+    )
+
+
 def optimizers(reports: dict) -> str:
     """Where each optimizer stood after its epochs, from reports/optimizers.json."""
     report = reports["optimizers"]
@@ -637,6 +666,7 @@ PARTS = {
     "vgg-bn-benchmark": vgg_bn_benchmark,
     "fast-recipe": fast_recipe,
     "flip": flip_averaging,
+    "strong-recipe": strong_recipe,
     "optimizers": optimizers,
     "batch-sizes": batch_sizes,
     "bfloat16": bfloat16,

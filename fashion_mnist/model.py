@@ -25,8 +25,8 @@ class FlipAveraged(keras.Model):
 
     This is flip test-time augmentation inside the model, so that validation, the test score, the int8 export
     and `predict` all see the same function. Training (`training=True`) sees each image once, as it comes: the
-    augmentation of training is the input pipeline's. Clothes look alike mirrored left to right, which is why
-    the training augmentation flips them too.
+    augmentation of training is the input pipeline's. Mirrored clothes look alike, but Fashion-MNIST's shoes all
+    face one way: the mirror image is one the model knows only if training flipped images too (train.augment).
     """
 
     def __init__(self, classifier: keras.Model, **kwargs):
