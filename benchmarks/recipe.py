@@ -4,7 +4,8 @@
     python -m benchmarks.recipe --quick    # tiny data, to check that it all runs
     python -m benchmarks.recipe --draw     # redraw the figure from the committed report, training nothing
     python -m benchmarks.recipe --seeds 43 44   # add runs of the last two steps with these seeds to the report
-    python -m benchmarks.recipe --flip          # add the recipe with flip test-time augmentation; --flip 43 44: more seeds
+    python -m benchmarks.recipe --flip          # add the recipe with flip test-time augmentation, seed 42
+    python -m benchmarks.recipe --flip 43 44    # the same with seeds 42, 43 and 44
 
 First, the seconds each of three trainings takes to first reach 0.92 validation accuracy, each stopped there
 or at its cap: the blog's loop, the blog model in the train stage with params.yaml's settings, and the
