@@ -367,14 +367,20 @@ def flip_averaging(reports: dict) -> str:
     def listed(values: list[float]) -> str:
         return ", ".join(f"{value:.4f}" for value in values)
 
+    source = "(`python -m benchmarks.recipe --flip`, [`reports/recipe.json`](reports/recipe.json))"
+    change = (compared["mean_with_flip"] - compared["mean_without_flip"]) * 100
+    if len(without) == 1:
+        return (
+            f"The `fast` recipe's best validation accuracy with seed {compared['seeds'][0]} {source}: "
+            f"{without[0]:.4f} without flip averaging, {with_flip[0]:.4f} with it, {abs(change):.2f} points "
+            f"{'higher' if change > 0 else 'lower'}."
+        )
     wins = sum(later > earlier for earlier, later in zip(without, with_flip, strict=True))
     return (
         f"The `fast` recipe's best validation accuracy over the seeds {', '.join(map(str, compared['seeds']))} "
-        f"(`python -m benchmarks.recipe --flip`, [`reports/recipe.json`](reports/recipe.json)): without flip "
-        f"averaging {listed(without)} (mean {compared['mean_without_flip']:.4f}); with it {listed(with_flip)} (mean "
-        f"{compared['mean_with_flip']:.4f}, spread {compared['spread_with_flip'] * 100:.2f} points). Averaging "
-        f"scores higher with {wins} of the {len(without)} seeds, by "
-        f"{(compared['mean_with_flip'] - compared['mean_without_flip']) * 100:.2f} points on average."
+        f"{source}: without flip averaging {listed(without)} (mean {compared['mean_without_flip']:.4f}); with it "
+        f"{listed(with_flip)} (mean {compared['mean_with_flip']:.4f}, spread {compared['spread_with_flip'] * 100:.2f} "
+        f"points). Averaging scores higher with {wins} of the {len(without)} seeds, by {change:.2f} points on average."
     )
 
 

@@ -138,3 +138,14 @@ def test_the_flip_comparison_is_rendered_seed_for_seed(project: Path):
     assert "without flip averaging 0.9300, 0.9200, 0.9400 (mean 0.9300)" in text
     assert "with it 0.9400, 0.9250, 0.9350 (mean 0.9333, spread 1.50 points)" in text
     assert "higher with 2 of the 3 seeds, by 0.33 points on average" in text
+    report["flip_comparison"] = {
+        "seeds": [42],
+        "without_flip": [0.93],
+        "with_flip": [0.86],
+        "mean_without_flip": 0.93,
+        "mean_with_flip": 0.86,
+        "spread_with_flip": 0.0,
+    }
+    (project / "reports/recipe.json").write_text(json.dumps(report))
+    text = render_readme.flip_averaging(render_readme.load_reports(project))
+    assert "with seed 42" in text and "0.9300 without flip averaging, 0.8600 with it, 7.00 points lower" in text
