@@ -199,10 +199,8 @@ def results(reports: dict) -> str:
     )
 
 
-RECIPE_SECTIONS = {
-    "fast": "faster-to-the-blogs-accuracy-the-fast-recipe",
-    "strong": "higher-accuracy-on-a-cpu-the-strong-recipe",
-}
+# Each recipe's README section, which its row in the results table links to.
+RECIPE_SECTIONS = {"fast": "faster-to-the-blogs-accuracy-the-fast-recipe"}
 
 
 def recipe_run_row(reports: dict, name: str) -> list[str]:
@@ -381,29 +379,6 @@ def flip_averaging(reports: dict) -> str:
         f"{source}: without flip averaging {listed(without)} (mean {compared['mean_without_flip']:.4f}); with it "
         f"{listed(with_flip)} (mean {compared['mean_with_flip']:.4f}, spread {compared['spread_with_flip'] * 100:.2f} "
         f"points). Averaging scores higher with {wins} of the {len(without)} seeds, by {change:.2f} points on average."
-    )
-
-
-# The strong recipe's goal: this test accuracy with at most these seconds of final-train on 2 CPU cores.
-STRONG_GOAL = (0.95, 15 * 60)
-
-
-def strong_recipe(reports: dict) -> str:
-    """The strong recipe's full run against its goal, from reports/recipes/strong/."""
-    run = reports["recipe_runs"]["strong"]
-    train, final, exported = run["train/metrics.json"], run["final/metrics.json"], run["export/metrics.json"]
-    if not (train and final):
-        return "Its full run is not among the committed reports."
-    accuracy, seconds = final["test_accuracy"], run["final-train/timing.json"]["train_seconds"]
-    goal_accuracy, goal_seconds = STRONG_GOAL
-    met = accuracy >= goal_accuracy and seconds <= goal_seconds
-    verdict = "**the goal is met**" if met else "**the goal is not met**"
-    return (
-        f"Its run on 2 CPU cores ([`reports/recipes/strong/`](reports/recipes/strong/)): best validation accuracy "
-        f"{train['val_accuracy']:.4f} at epoch {train['best_epoch']} of {train['epochs']}, train "
-        f"{duration(run['train/timing.json']['train_seconds'])}; `final-train` {duration(seconds)}, test accuracy "
-        f"**{accuracy:.4f}**, and {exported['int8_test_accuracy']:.4f} for the int8 export: {verdict} "
-        f"({goal_accuracy:.3f} within {duration(goal_seconds)})."
     )
 
 
@@ -672,7 +647,6 @@ PARTS = {
     "vgg-bn-benchmark": vgg_bn_benchmark,
     "fast-recipe": fast_recipe,
     "flip": flip_averaging,
-    "strong-recipe": strong_recipe,
     "optimizers": optimizers,
     "batch-sizes": batch_sizes,
     "bfloat16": bfloat16,
