@@ -1,6 +1,6 @@
 """Why batch 128 and 40 epochs? A sweep of train.batch_size with `dvc exp`, the learning rate scaled with it.
 
-    python -m benchmarks.batch_sizes            # run the sweep: about 40 minutes on 2 cores with native bfloat16
+    python -m benchmarks.batch_sizes            # run the sweep: about 45 minutes on 2 cores with native bfloat16
     python -m benchmarks.batch_sizes --collect  # rebuild the report from the sweep's experiments, training nothing
     python -m benchmarks.batch_sizes --draw     # redraw the figure from the committed report, training nothing
 
