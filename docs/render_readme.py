@@ -394,6 +394,11 @@ def optimizers(reports: dict) -> str:
     )
 
 
+def lowest_loss_epoch(run: dict) -> int:
+    """The epoch of a sweep run's lowest validation loss, counted from 1."""
+    return run["epoch_val_loss"].index(min(run["epoch_val_loss"])) + 1
+
+
 def batch_sizes(reports: dict) -> str:
     """The batch-size sweep, from reports/batch_sizes.json: each size's best epoch, and where 128 and 40 stand."""
     report, blog_epochs = reports["batch_sizes"], reports["params"]["train"]["epochs"]
@@ -416,7 +421,7 @@ def batch_sizes(reports: dict) -> str:
         lines.append(
             f"| {run['batch_size']} | {run['learning_rate']:g} | {run['best_val_accuracy']:.4f} ({best}) "
             f"| {duration(run['epoch_seconds'][best - 1])} | {per_epoch:.1f} s "
-            f"| {min(losses):.3f} ({losses.index(min(losses)) + 1}), {losses[-1]:.3f} |"
+            f"| {min(losses):.3f} ({lowest_loss_epoch(run)}), {losses[-1]:.3f} |"
         )
     ranked = sorted(runs, key=lambda run: run["best_val_accuracy"], reverse=True)
     blog = next(run for run in runs if run["batch_size"] == base)
@@ -427,11 +432,14 @@ def batch_sizes(reports: dict) -> str:
         f"Batch {base}, the blog's, ranks {ranked.index(blog) + 1} of {len(runs)} by best validation accuracy; batch "
         f"{ranked[0]['batch_size']} is highest ({ranked[0]['best_val_accuracy']:.4f} at epoch "
         f"{ranked[0]['best_epoch']}), and all {len(runs)} lie within {spread * 100:.2f} points, one seed each. "
-        f"Every best epoch comes by epoch {max(run['best_epoch'] for run in runs)} of {report['epochs']}, so the "
-        f"blog's {blog_epochs} are more than any of them needs: at batch {base} the validation loss goes from "
-        f"{blog['epoch_val_loss'][blog['best_epoch'] - 1]:.3f} at the best epoch, {blog['best_epoch']}, to "
-        f"{blog['epoch_val_loss'][-1]:.3f} at epoch {len(blog['epoch_val_loss'])}. Batch {soonest['batch_size']} "
-        f"reaches its best soonest, after {duration(soonest['epoch_seconds'][soonest['best_epoch'] - 1])}.",
+        f"At every size the validation loss is lowest by epoch {max(lowest_loss_epoch(run) for run in runs)} and "
+        f"climbs after it, while the best validation accuracy, on a noisy plateau, comes anywhere from epoch "
+        f"{min(run['best_epoch'] for run in runs)} to {max(run['best_epoch'] for run in runs)} of {report['epochs']}. "
+        f"At batch {base} the validation loss goes from {min(blog['epoch_val_loss']):.3f} at epoch "
+        f"{lowest_loss_epoch(blog)} to {blog['epoch_val_loss'][-1]:.3f} at epoch {len(blog['epoch_val_loss'])}, "
+        f"and in the committed run's {blog_epochs} epochs (float32) to {reports['train_epochs']['val_loss'][-1]:.3f}. "
+        f"Batch {soonest['batch_size']} reaches its best "
+        f"soonest, after {duration(soonest['epoch_seconds'][soonest['best_epoch'] - 1])}.",
     ]
     return "\n".join(lines)
 
