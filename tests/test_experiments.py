@@ -113,10 +113,9 @@ def test_dvc_exp_show_leads_with_validation_accuracy_then_the_params_experiments
     assert metrics[:5] == ["val_accuracy", "val_loss", "best_epoch", "epochs", "parameters"]
     assert not any("seconds" in column or "memory" in column for column in metrics)
     # Then the params, in params.yaml's order: the model and train sections first.
-    train_keys = list(yaml.safe_load((project / "params.yaml").read_text())["train"])
-    assert columns[first_param : first_param + 1 + len(train_keys)] == ["model.name"] + [
-        f"train.{key}" for key in train_keys
-    ]
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    leading = [f"{section}.{key}" for section in ("model", "train") for key in params[section]]
+    assert columns[first_param : first_param + len(leading)] == leading
     # No mirror list or checksum among them: those are the download's data, not a setting to tune.
     assert not any(column.startswith(("download.mirrors", "download.files")) for column in columns)
     assert len(rows) == 3, "the workspace, the baseline and the experiment"
