@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from benchmarks.machine import machine
 from fashion_mnist import paths
 from fashion_mnist.params import load_params
+from fashion_mnist.recipes import set_param_flags
 
 BATCH_SIZES = [32, 64, 128, 256, 512, 1024]
 # Enough for every batch size's best epoch to show: the blog's 40 overfit from about epoch 11 at batch 128.
@@ -48,13 +49,14 @@ def scaled_learning_rate(batch_size: int, base_batch_size: int, base_learning_ra
 
 def experiment_flags(batch_size: int, learning_rate: float, epochs: int, precision: str) -> list[str]:
     """The `-S` flags of one run of the sweep."""
-    changes = {
-        "train.batch_size": batch_size,
-        "train.learning_rate": learning_rate,
-        "train.epochs": epochs,
-        "train.precision": precision,
-    }
-    return [flag for name, value in changes.items() for flag in ("-S", f"{name}={value}")]
+    return set_param_flags(
+        {
+            "train.batch_size": batch_size,
+            "train.learning_rate": learning_rate,
+            "train.epochs": epochs,
+            "train.precision": precision,
+        }
+    )
 
 
 def experiment_name(batch_size: int) -> str:

@@ -18,6 +18,7 @@ import re
 import statistics
 import sys
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import yaml
@@ -56,6 +57,7 @@ def read_epochs(folder: Path) -> dict[str, list[float]] | None:
 def load_reports(root: Path) -> dict:
     """Every committed file the README cites, read once."""
     lock = yaml.safe_load((root / "dvc.lock").read_text())
+    recipes = yaml.safe_load((root / "recipes.yaml").read_text())
     jax_pin = re.search(r"^jax==(\S+)$", (root / "requirements-jax.txt").read_text(), re.MULTILINE)
     return {
         # The params that made reports/train (and, through the shared train keys, the final model).
@@ -73,22 +75,16 @@ def load_reports(root: Path) -> dict:
         "export_timing": read_json(root / "reports/export/timing.json"),
         "benchmark": read_json(root / "reports/benchmark.json"),
         "recipe": read_json(root / "reports/recipe.json"),
-        "recipes": yaml.safe_load((root / "recipes.yaml").read_text()),
+        "recipes": recipes,
         "optimizers": read_json(root / "reports/optimizers.json"),
         "batch_sizes": read_json(root / "reports/batch_sizes.json"),
         # Each recipe's full run, train to export, its reports copied from that run's workspace, where committed.
         "recipe_runs": {
             recipe: {
                 name: read_json(root / "reports/recipes" / recipe / name)
-                for name in (
-                    "train/metrics.json",
-                    "train/timing.json",
-                    "final-train/timing.json",
-                    "final/metrics.json",
-                    "export/metrics.json",
-                )
+                for name in ("train/metrics.json", "train/timing.json", "final-train/timing.json", "final/metrics.json")
             }
-            for recipe in yaml.safe_load((root / "recipes.yaml").read_text())
+            for recipe in recipes
         },
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         "jax_pin": jax_pin.group(1),
@@ -215,9 +211,8 @@ def recipe_run_row(reports: dict, name: str) -> list[str]:
     steps = validated_steps_per_epoch(reports, validated)
     peak = max(run["train/timing.json"]["peak_memory_mb"], run["final-train/timing.json"]["peak_memory_mb"])
     model = params.get("model.name", reports["params"]["model"]["name"])
-    flip = ", flip test-time augmentation" if params.get("model.test_time_augmentation") == "flip" else ""
     return [
-        f"| the `{name}` recipe (`{model}`, {train['parameters']:,} parameters{flip}), its run on 2 CPU cores "
+        f"| the `{name}` recipe (`{model}`, {train['parameters']:,} parameters), its run on 2 CPU cores "
         f"| `{validated['precision']}` | train {train['epochs']}, best {train['best_epoch']}; final "
         f"{train['best_epoch']} × {steps} steps | {train['val_accuracy']:.4f} | **{final['test_accuracy']:.4f}** "
         f"| train {duration(run['train/timing.json']['train_seconds'])}, final "
@@ -415,8 +410,7 @@ def batch_sizes(reports: dict) -> str:
     ]
     for run in runs:
         best = run["best_epoch"]
-        ended = [0.0, *run["epoch_seconds"]]
-        per_epoch = statistics.median(later - earlier for earlier, later in zip(ended, ended[1:], strict=False))
+        per_epoch = statistics.median(later - earlier for earlier, later in pairwise([0.0, *run["epoch_seconds"]]))
         losses = run["epoch_val_loss"]
         lines.append(
             f"| {run['batch_size']} | {run['learning_rate']:g} | {run['best_val_accuracy']:.4f} ({best}) "
