@@ -87,12 +87,14 @@ def build_blog_model(num_classes: int = 10) -> keras.Model:
     )
 
 
+def _convolution(filters: int) -> list[layers.Layer]:
+    # Batch normalization makes the convolution's bias redundant.
+    return [layers.Conv2D(filters, 3, padding="same", use_bias=False), layers.BatchNormalization(), layers.ReLU()]
+
+
 def _convolutions(filters: int) -> list[layers.Layer]:
-    # Two 3x3 convolutions see 5x5 with fewer weights than one; batch normalization makes the bias redundant.
-    block = []
-    for _ in range(2):
-        block += [layers.Conv2D(filters, 3, padding="same", use_bias=False), layers.BatchNormalization(), layers.ReLU()]
-    return block
+    # Two 3x3 convolutions see 5x5 with fewer weights than one.
+    return [*_convolution(filters), *_convolution(filters)]
 
 
 def build_vgg_bn_model(num_classes: int = 10) -> keras.Model:
@@ -115,7 +117,30 @@ def build_vgg_bn_model(num_classes: int = 10) -> keras.Model:
     )
 
 
-BUILDERS = {"blog_cnn": build_blog_model, "vgg_bn": build_vgg_bn_model}
+def build_vgg_fast_model(num_classes: int = 10) -> keras.Model:
+    """vgg_bn's batch-normalized convolutions, laid out for speed: one convolution at 28x28 (32 filters), two at
+    14x14 (64), two at 7x7 (128) and one at 3x3 (256), then global max pooling and one dense layer (576,938
+    parameters). Halving the resolution after the first convolution makes a step about twice as fast as vgg_bn's,
+    whose most costly layer is its second 28x28 convolution."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Rescaling(1.0 / 255),
+            *_convolution(32),
+            layers.MaxPooling2D(),
+            *_convolutions(64),
+            layers.MaxPooling2D(),
+            *_convolutions(128),
+            layers.MaxPooling2D(),
+            *_convolution(256),
+            layers.GlobalMaxPooling2D(),
+            layers.Dense(num_classes, activation="softmax", dtype="float32"),
+        ],
+        name="vgg_fast",
+    )
+
+
+BUILDERS = {"blog_cnn": build_blog_model, "vgg_bn": build_vgg_bn_model, "vgg_fast": build_vgg_fast_model}
 TEST_TIME_AUGMENTATIONS = ("none", "flip")
 
 

@@ -12,7 +12,7 @@ from fashion_mnist.errors import ParamsError
 from fashion_mnist.paths import PARAMS_FILE
 
 # The choices of the keys that name one; tests check that the package knows each of them.
-MODEL_NAMES = ("blog_cnn", "vgg_bn")
+MODEL_NAMES = ("blog_cnn", "vgg_bn", "vgg_fast")
 TEST_TIME_AUGMENTATIONS = ("none", "flip")
 SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "momentum", "sgd")
