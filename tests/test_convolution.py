@@ -56,12 +56,12 @@ def test_a_bfloat16_convolution_gives_float32_arrays():
     assert feature_maps.shape == (10, 26, 26, 4) and np.isfinite(feature_maps).all()
 
 
-@pytest.mark.parametrize(("name", "filters", "size"), [("blog_cnn", 16, 26), ("vgg_bn", 32, 28)])
-def test_both_architectures_show_their_first_convolution(name: str, filters: int, size: int):
+@pytest.mark.parametrize(("name", "filters", "size"), [("blog_cnn", 16, 26), ("vgg_bn", 32, 28), ("vgg_fast", 32, 28)])
+def test_every_architecture_shows_its_first_convolution(name: str, filters: int, size: int):
     model = build_model(name)
     assert first_convolution(model) is next(layer for layer in model.layers if isinstance(layer, layers.Conv2D))
     kernels, feature_maps = convolution_outputs(model, class_images())
-    # vgg_bn pads its convolutions, so its maps keep the image's 28x28.
+    # vgg_bn and vgg_fast pad their convolutions, so their maps keep the image's 28x28.
     assert kernels.shape == (filters, 3, 3) and feature_maps.shape == (10, size, size, filters)
 
 

@@ -53,8 +53,24 @@ def test_the_vgg_bn_model_is_smaller_than_the_blogs_with_batch_normalization_and
     assert "GlobalAveragePooling2D" in kinds and "Dropout" in kinds
 
 
+def test_the_vgg_fast_model_halves_the_resolution_after_its_first_convolution():
+    model = build_model("vgg_fast")
+    assert model.count_params() == 576_938
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [(layer.output.shape[1], layer.filters) for layer in convolutions] == [
+        (28, 32),
+        (14, 64),
+        (14, 64),
+        (7, 128),
+        (7, 128),
+        (3, 256),
+    ]
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("BatchNormalization") == 6 and "GlobalMaxPooling2D" in kinds
+
+
 def test_an_unknown_model_name_is_refused():
-    with pytest.raises(ValueError, match=r"unknown model 'resnet'; expected one of blog_cnn, vgg_bn"):
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; expected one of blog_cnn, vgg_bn, vgg_fast$"):
         build_model("resnet")
 
 

@@ -40,7 +40,7 @@ def test_the_package_knows_every_choice_of_params():
         build_model("blog_cnn", test_time_augmentation="rotate")
 
 
-@pytest.mark.parametrize("name", ["blog_cnn", "vgg_bn"])
+@pytest.mark.parametrize("name", ["blog_cnn", "vgg_bn", "vgg_fast"])
 def test_a_prediction_is_the_mean_of_the_image_and_its_mirror(name: str, data):
     _, (images, _) = data
     make_deterministic(0)
