@@ -9,8 +9,10 @@ import keras
 import numpy as np
 import pytest
 
+from benchmarks.flip_check import flip_check
 from fashion_mnist.backend import make_deterministic
 from fashion_mnist.convolution import convolution_outputs
+from fashion_mnist.errors import DataError
 from fashion_mnist.evaluation import evaluate_model
 from fashion_mnist.identity import architecture
 from fashion_mnist.loading import load_model
@@ -149,3 +151,27 @@ print("jax ok")
         check=False,
     )
     assert result.returncode == 0 and "jax ok" in result.stdout, result.stderr[-2000:]
+
+
+def test_the_flip_check_scores_the_saved_model_with_and_without_its_averaging(tmp_path: Path, data):
+    _, (images, labels) = data
+    make_deterministic(0)
+    model = build_model("blog_cnn", test_time_augmentation="flip")
+    # Weights for which the mirror image changes some answers, so that the two scores can differ.
+    model.classifier.set_weights([np.random.default_rng(0).normal(0, 0.3, w.shape) for w in model.get_weights()])
+    save_model(model, tmp_path / "model.keras")
+    report = flip_check(tmp_path / "model.keras", images, labels)
+    averaged = (model.classifier.predict(images, verbose=0) + model.classifier.predict(flipped(images), verbose=0)) / 2
+    alone = model.classifier.predict(images, verbose=0)
+    assert report["val_accuracy_flip_averaged"] == round(float(np.mean(averaged.argmax(1) == labels)), 4)
+    assert report["val_accuracy_without_averaging"] == round(float(np.mean(alone.argmax(1) == labels)), 4)
+    assert (averaged.argmax(1) != alone.argmax(1)).any()
+
+
+def test_the_flip_check_refuses_a_model_without_averaging(tmp_path: Path, data):
+    _, (images, labels) = data
+    save_model(build_model("blog_cnn"), tmp_path / "plain.keras")
+    with pytest.raises(
+        DataError, match=r"plain\.keras: expected a model saved with model.test_time_augmentation: flip"
+    ):
+        flip_check(tmp_path / "plain.keras", images, labels)
