@@ -12,6 +12,7 @@ import yaml
 
 from benchmarks.pipeline import pipeline_stages
 from benchmarks.throughput import EpochTimes, throughput_row
+from fashion_mnist.recipes import load_recipes
 from tests.conftest import REPOSITORY, copy_project, environment
 
 # What the quick mode runs: epochs per loop, and at most these for vgg_bn.
@@ -181,3 +182,24 @@ def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_t
     else:
         assert [run["optimizer"] for run in report["runs"]] == ["sgd", "momentum", "adam"]
         assert all(len(run["loss"]) == run["epochs"] == 2 for run in report["runs"])
+
+
+def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_precisions(tmp_path: Path):
+    output = tmp_path / "precision.json"
+    command = [sys.executable, "-m", "benchmarks.precision", "accurate", "--quick", "--output", str(output)]
+    subprocess.run(command, cwd=REPOSITORY, env=environment(), check=True, capture_output=True)
+    report = json.loads(output.read_text())
+    assert report["quick"] is True and report["recipe"] == "accurate"
+    assert [(row["model"], row["precision"]) for row in report["steps"]] == [
+        ("vgg_fast", "float32"),
+        ("vgg_fast", "mixed_bfloat16"),
+        ("vgg_bn", "float32"),
+        ("vgg_bn", "mixed_bfloat16"),
+    ]
+    recipe = load_recipes(REPOSITORY / "recipes.yaml")["accurate"]
+    # The train stage's steps: its 48,000 images of the 60,000 in the recipe's batches, for each of its epochs.
+    steps = recipe["train.epochs"] * -(-48_000 // recipe["train.batch_size"])
+    assert report["schedule_steps"] == steps
+    for row in report["steps"]:
+        assert row["seconds_per_step"] > 0
+        assert row["estimated_final_train_seconds"] == pytest.approx(row["seconds_per_step"] * steps, abs=0.5)
