@@ -31,6 +31,7 @@ INT8_SIZE_GOAL = 3.5  # times smaller than models/final.keras, at least
 INT8_DROP_GOAL = 0.5  # points of test accuracy lost, at most
 BFLOAT16_GOAL = 2.5  # times the blog loop's epoch throughput
 GPU_ACCURACY_GOAL, GPU_SECONDS_GOAL = 0.95, 120  # test accuracy within this much final retraining
+CPU_ACCURACY_GOAL, CPU_SECONDS_GOAL = 0.95, 15 * 60  # the same on 2 CPU cores with native bfloat16
 
 
 def read_json(path: Path) -> dict | None:
@@ -86,6 +87,9 @@ def load_reports(root: Path) -> dict:
             }
             for recipe in recipes
         },
+        # The accurate recipe's checks, made with its model and on its machine.
+        "accurate_flip": read_json(root / "reports/recipes/accurate/flip.json"),
+        "accurate_precision": read_json(root / "reports/recipes/accurate/precision.json"),
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         "jax_pin": jax_pin.group(1),
         "test_suite": read_json(root / "reports/test_suite.json"),
@@ -196,7 +200,10 @@ def results(reports: dict) -> str:
 
 
 # Each recipe's README section, which its row in the results table links to.
-RECIPE_SECTIONS = {"fast": "faster-to-the-blogs-accuracy-the-fast-recipe"}
+RECIPE_SECTIONS = {
+    "fast": "faster-to-the-blogs-accuracy-the-fast-recipe",
+    "accurate": "above-095-within-15-minutes-the-accurate-recipe",
+}
 
 
 def recipe_run_row(reports: dict, name: str) -> list[str]:
@@ -375,6 +382,54 @@ def flip_averaging(reports: dict) -> str:
         f"{listed(with_flip)} (mean {compared['mean_with_flip']:.4f}, spread {compared['spread_with_flip'] * 100:.2f} "
         f"points). Averaging scores higher with {wins} of the {len(without)} seeds, by {change:.2f} points on average."
     )
+
+
+def accurate_recipe(reports: dict) -> str:
+    """The accurate recipe's full run against the CPU goal, its flip check and its steps in both precisions."""
+    run, flip, timed = reports["recipe_runs"]["accurate"], reports["accurate_flip"], reports["accurate_precision"]
+    train, final = run["train/metrics.json"], run["final/metrics.json"]
+    if not (train and final and flip and timed):
+        return "No committed run of the `accurate` recipe yet."
+    params = reports["recipes"]["accurate"]["params"]
+    final_seconds = run["final-train/timing.json"]["train_seconds"]
+    test = final["test_accuracy"]
+    steps = validated_steps_per_epoch(reports, reports["params"]["train"] | {"batch_size": params["train.batch_size"]})
+    machine = timed["machine"]
+    gap = (test - CPU_ACCURACY_GOAL) * 100
+    lines = [
+        f"The recipe's full run, in a fresh clone on {machine['cores']} cores of an {machine['cpu']} with native "
+        f"bfloat16 ([`reports/recipes/accurate/`](reports/recipes/accurate/)): train ran {train['epochs']} epochs in "
+        f"{duration(run['train/timing.json']['train_seconds'])} and kept epoch {train['best_epoch']} (validation "
+        f"accuracy {train['val_accuracy']:.4f}); `final-train` repeated its {train['best_epoch'] * steps:,} steps on "
+        f"all the training images in **{duration(final_seconds)}**, "
+        f"{'within' if final_seconds <= CPU_SECONDS_GOAL else 'over'} the goal of {duration(CPU_SECONDS_GOAL)}; "
+        f"`final-evaluate` scored the test set once: **{test:.4f}**, "
+        + (
+            f"{gap:.2f} points above the goal of {CPU_ACCURACY_GOAL}."
+            if gap >= 0
+            else f"{-gap:.2f} points short of the goal of {CPU_ACCURACY_GOAL}."
+        ),
+        "",
+        f"Flip averaging, on the kept weights and the same {flip['validation_images']:,} validation images "
+        "(`python -m benchmarks.flip_check`, [`flip.json`](reports/recipes/accurate/flip.json)): validation accuracy "
+        f"{flip['val_accuracy_flip_averaged']:.4f} with it, {flip['val_accuracy_without_averaging']:.4f} without, "
+        f"{(flip['val_accuracy_flip_averaged'] - flip['val_accuracy_without_averaging']) * 100:+.2f} points. "
+        "(Validation with averaging chose the epoch, which favours the first figure a little.)",
+        "",
+        f"One training step of {timed['batch_size']} images, each model and precision timed one after the other on "
+        f"the same machine (`python -m benchmarks.precision accurate`, "
+        f"[`precision.json`](reports/recipes/accurate/precision.json), {timed['date']}), and what the recipe's "
+        f"{timed['schedule_steps']:,} steps would take at that speed:",
+        "",
+        "| model | precision | seconds per step | the recipe's steps at that speed |",
+        "|---|---|---|---|",
+        *(
+            f"| `{row['model']}` | `{row['precision']}` | {row['seconds_per_step']:.3f} "
+            f"| {duration(row['estimated_final_train_seconds'])} |"
+            for row in timed["steps"]
+        ),
+    ]
+    return "\n".join(lines)
 
 
 def optimizers(reports: dict) -> str:
@@ -649,6 +704,7 @@ PARTS = {
     "vgg-bn-benchmark": vgg_bn_benchmark,
     "fast-recipe": fast_recipe,
     "flip": flip_averaging,
+    "accurate-recipe": accurate_recipe,
     "optimizers": optimizers,
     "batch-sizes": batch_sizes,
     "bfloat16": bfloat16,

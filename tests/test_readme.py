@@ -149,3 +149,21 @@ def test_the_flip_comparison_is_rendered_seed_for_seed(project: Path):
     (project / "reports/recipe.json").write_text(json.dumps(report))
     text = render_readme.flip_averaging(render_readme.load_reports(project))
     assert "with seed 42" in text and "0.9300 without flip averaging, 0.8600 with it, 7.00 points lower" in text
+
+
+def test_the_accurate_recipe_is_measured_against_the_cpu_goal(project: Path):
+    runs = project / "reports/recipes/accurate"
+    edit_json(runs / "final/metrics.json", test_accuracy=0.9512)
+    edit_json(runs / "final-train/timing.json", train_seconds=840.0)
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "in **14 min**, within the goal of 15 min" in text and "**0.9512**, 0.12 points above the goal" in text
+    edit_json(runs / "final/metrics.json", test_accuracy=0.9475)
+    edit_json(runs / "final-train/timing.json", train_seconds=960.0)
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "in **16 min**, over the goal of 15 min" in text and "**0.9475**, 0.25 points short of the goal" in text
+    edit_json(runs / "flip.json", val_accuracy_flip_averaged=0.95, val_accuracy_without_averaging=0.9475)
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "validation accuracy 0.9500 with it, 0.9475 without, +0.25 points" in text
+    (runs / "flip.json").unlink()
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert text == "No committed run of the `accurate` recipe yet."
