@@ -201,5 +201,5 @@ def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_prec
     steps = recipe["train.epochs"] * -(-48_000 // recipe["train.batch_size"])
     assert report["schedule_steps"] == steps
     for row in report["steps"]:
-        assert row["seconds_per_step"] > 0
+        assert row["seconds_per_step"] > 0 and len(row["rounds_seconds_per_step"]) == report["rounds"] == 1
         assert row["estimated_final_train_seconds"] == pytest.approx(row["seconds_per_step"] * steps, abs=0.5)
