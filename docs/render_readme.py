@@ -414,7 +414,9 @@ def accurate_recipe(reports: dict) -> str:
             f"{gap:.2f} points above the goal of {CPU_ACCURACY_GOAL}."
             if gap >= 0
             else f"{-gap:.2f} points short of the goal of {CPU_ACCURACY_GOAL}."
-        ),
+        )
+        + f" The kept epoch's validation accuracy is {(train['val_accuracy'] - test) * 100:.2f} points above the "
+        "test score.",
         "",
         f"Flip averaging, on the kept weights and the same {flip['validation_images']:,} validation images "
         "(`python -m benchmarks.flip_check`, [`flip.json`](reports/recipes/accurate/flip.json)): validation accuracy "
