@@ -437,8 +437,8 @@ def accurate_recipe(reports: dict) -> str:
             for row in timed["steps"]
         ),
         "",
-        f"In bfloat16 a `vgg_fast` step takes {fast['mixed_bfloat16'] / reference['mixed_bfloat16']:.0%} of a "
-        f"`vgg_bn` step. In float32, which gives the same bits on every CPU and is what a CPU without native "
+        f"In bfloat16 a `{params['model.name']}` step takes {fast['mixed_bfloat16'] / reference['mixed_bfloat16']:.0%} "
+        "of a `vgg_bn` step. In float32, which gives the same bits on every CPU and is what a CPU without native "
         f"bfloat16 should run ([below](#faster-epochs-bfloat16)), `final-train` would take about "
         f"{duration(fast['float32'] * validated_steps)} at this machine's float32 speed. No float32 run of the "
         "recipe is committed, so its accuracy in float32 is not measured.",
