@@ -206,6 +206,13 @@ RECIPE_SECTIONS = {
 }
 
 
+def recipe_train_params(reports: dict, name: str) -> dict:
+    """The train params of recipe `name`'s run: the committed run's, with the recipe's `train.` keys set."""
+    params = reports["recipes"][name]["params"]
+    recipe = {key.removeprefix("train."): value for key, value in params.items() if key.startswith("train.")}
+    return reports["params"]["train"] | recipe
+
+
 def recipe_run_row(reports: dict, name: str) -> list[str]:
     """The results table's row of recipe `name`'s full run, if its reports are committed."""
     run = reports["recipe_runs"][name]
@@ -213,8 +220,7 @@ def recipe_run_row(reports: dict, name: str) -> list[str]:
     if not (train and final):
         return []
     params = reports["recipes"][name]["params"]
-    recipe = {key.removeprefix("train."): value for key, value in params.items() if key.startswith("train.")}
-    validated = reports["params"]["train"] | recipe
+    validated = recipe_train_params(reports, name)
     steps = validated_steps_per_epoch(reports, validated)
     peak = max(run["train/timing.json"]["peak_memory_mb"], run["final-train/timing.json"]["peak_memory_mb"])
     model = params.get("model.name", reports["params"]["model"]["name"])
@@ -393,7 +399,7 @@ def accurate_recipe(reports: dict) -> str:
     params = reports["recipes"]["accurate"]["params"]
     final_seconds = run["final-train/timing.json"]["train_seconds"]
     test = final["test_accuracy"]
-    steps = validated_steps_per_epoch(reports, reports["params"]["train"] | {"batch_size": params["train.batch_size"]})
+    steps = validated_steps_per_epoch(reports, recipe_train_params(reports, "accurate"))
     machine = timed["machine"]
     gap = (test - CPU_ACCURACY_GOAL) * 100
     validated_steps = train["best_epoch"] * steps
