@@ -81,6 +81,11 @@ def half_open_interval(low: float, high: float) -> Rule:
     )
 
 
+def closed_interval(low: float, high: float) -> Rule:
+    """A number from `low` to `high`, both included."""
+    return Rule(lambda value: _is_number(value) and low <= value <= high, f"a number from {low} to {high}")
+
+
 def positive_number() -> Rule:
     """A finite number above zero."""
     return Rule(lambda value: _is_number(value) and value > 0, "a finite number > 0")
@@ -112,6 +117,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "label_smoothing": half_open_interval(0, 1),
         "ema_momentum": optional(open_interval(0, 1)),
         "augment": boolean(),
+        "random_erasing": closed_interval(0, 1),
         "precision": one_of(*PRECISIONS),
         "backend": one_of(*BACKENDS),
         "validation_split": open_interval(0, 1),

@@ -58,6 +58,7 @@ def main() -> None:
             label_smoothing=train["label_smoothing"],
             ema_momentum=train["ema_momentum"],
             augment=train["augment"],
+            random_erasing=train["random_erasing"],
             seed=seed,
             checkpoint_dir=CHECKPOINT_DIR,
             epoch_steps=epoch_steps,

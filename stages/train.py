@@ -63,6 +63,7 @@ def main() -> None:
             label_smoothing=train["label_smoothing"],
             ema_momentum=train["ema_momentum"],
             augment=train["augment"],
+            random_erasing=train["random_erasing"],
             early_stopping_patience=train["early_stopping_patience"],
             seed=seed,
             # Processes start together from epoch 1: a checkpoint only some of them could see would split them.
