@@ -1,10 +1,16 @@
-"""The machine a benchmark ran on: its CPU and the flags that matter here, its cores, GPUs and library versions."""
+"""The machine a benchmark ran on: its CPU and the flags that matter here, its cores, GPUs and library versions.
 
+python -m benchmarks.machine --output reports/recipes/accurate/machine.json   # beside a run's copied reports
+"""
+
+import argparse
 import os
 import platform
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fashion_mnist.backend import gpus, native_bfloat16
+from fashion_mnist.files import write_json
 from fashion_mnist.identity import library_versions
 
 
@@ -26,3 +32,15 @@ def machine() -> dict:
         "python": platform.python_version(),
         **library_versions(),
     }
+
+
+def main() -> None:
+    """Write this machine's description, dated, where a run's reports say which machine made them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, required=True, help="the JSON file to write")
+    arguments = parser.parse_args()
+    write_json(arguments.output, {"date": datetime.now(UTC).date().isoformat(), **machine()})
+
+
+if __name__ == "__main__":
+    main()

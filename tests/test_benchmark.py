@@ -203,3 +203,15 @@ def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_prec
     for row in report["steps"]:
         assert row["seconds_per_step"] > 0 and len(row["rounds_seconds_per_step"]) == report["rounds"] == 1
         assert row["estimated_final_train_seconds"] == pytest.approx(row["seconds_per_step"] * steps, abs=0.5)
+
+
+def test_the_machine_description_names_the_cpu_its_bfloat16_and_the_libraries(tmp_path: Path):
+    output = tmp_path / "machine.json"
+    command = [sys.executable, "-m", "benchmarks.machine", "--output", str(output)]
+    subprocess.run(command, cwd=REPOSITORY, env=environment(), check=True, capture_output=True)
+    described = json.loads(output.read_text())
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    assert described["cpu"] and described["cpu"] in cpuinfo
+    assert described["cores"] >= 1 and described["avx512_bf16"] == ("avx512_bf16" in cpuinfo.split())
+    assert isinstance(described["native_bfloat16"], bool) and described["tensorflow-cpu"] != "not installed"
+    assert described["date"].count("-") == 2
