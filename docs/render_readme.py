@@ -32,6 +32,8 @@ INT8_DROP_GOAL = 0.5  # points of test accuracy lost, at most
 BFLOAT16_GOAL = 2.5  # times the blog loop's epoch throughput
 GPU_ACCURACY_GOAL, GPU_SECONDS_GOAL = 0.95, 120  # test accuracy within this much final retraining
 CPU_ACCURACY_GOAL, CPU_SECONDS_GOAL = 0.95, 15 * 60  # the same on 2 CPU cores with native bfloat16
+# How the recipe's choices are made: below this difference in validation accuracy, one seed cannot decide.
+SEED_RESOLUTION_POINTS = 0.2
 
 
 def read_json(path: Path) -> dict | None:
@@ -90,6 +92,11 @@ def load_reports(root: Path) -> dict:
         # The accurate recipe's checks, made with its model and on its machine.
         "accurate_flip": read_json(root / "reports/recipes/accurate/flip.json"),
         "accurate_precision": read_json(root / "reports/recipes/accurate/precision.json"),
+        # Changes tried on top of the recipe, train only (benchmarks/trial.py).
+        "accurate_trials": [
+            {**read_json(path), "file": path.relative_to(root).as_posix()}
+            for path in sorted((root / "reports/recipes/accurate/trials").glob("*.json"))
+        ],
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         "jax_pin": jax_pin.group(1),
         "test_suite": read_json(root / "reports/test_suite.json"),
@@ -390,6 +397,44 @@ def flip_averaging(reports: dict) -> str:
     )
 
 
+def accurate_trial(trial: dict, recipe: dict, recipe_machine: dict) -> str:
+    """One change tried on the recipe's train stage, against the recipe's run, and what the recipe did with it."""
+    ((key, value),) = trial["change"].items()
+    run, base, machine = trial["run"], trial["recipe_run"], trial["machine"]
+    same_machine = trial.get("baseline")
+    # The comparison that decides: with the recipe alone on the same machine, where the trial has one.
+    difference = trial["baseline_difference_points"] if same_machine else trial["difference_points"]
+    if recipe.get(key) == value:
+        decision = "The recipe includes it."
+    elif abs(difference) < SEED_RESOLUTION_POINTS:
+        decision = (
+            f"That is less than {SEED_RESOLUTION_POINTS} points, which one seed cannot tell apart, so the recipe "
+            "leaves it out until three seeds decide."
+        )
+    else:
+        decision = "The recipe leaves it out."
+    if machine["cpu"] != recipe_machine["cpu"] and not same_machine:
+        decision += (
+            f" The recipe's run was made on an {recipe_machine['cpu']}; in bfloat16 two CPUs need not round alike, "
+            "so part of the difference may be the machine's."
+        )
+    return (
+        f"`{key}: {value}` tried on top of the recipe, train only (`python -m benchmarks.trial accurate "
+        f"{key}={value}`, [`{Path(trial['file']).name}`]({trial['file']}), on {machine['cores']} cores of an "
+        f"{machine['cpu']}, {trial['date']}): best validation accuracy {run['best_val_accuracy']:.4f} at epoch "
+        f"{run['best_epoch']} of {run['epochs_run']}, against the recipe's {base['val_accuracy']:.4f} at epoch "
+        f"{base['best_epoch']}, {trial['difference_points']:+.2f} points"
+        + (
+            f"; the recipe alone on the same machine (`{same_machine['experiment']}`) reached "
+            f"{same_machine['best_val_accuracy']:.4f} at epoch {same_machine['best_epoch']}, so the change is "
+            f"{difference:+.2f} points there"
+            if same_machine
+            else ""
+        )
+        + f". {decision}"
+    )
+
+
 def accurate_recipe(reports: dict) -> str:
     """The accurate recipe's full run against the CPU goal, its flip check and its steps in both precisions."""
     run, flip, timed = reports["recipe_runs"]["accurate"], reports["accurate_flip"], reports["accurate_precision"]
@@ -430,6 +475,7 @@ def accurate_recipe(reports: dict) -> str:
         f"{(flip['val_accuracy_flip_averaged'] - flip['val_accuracy_without_averaging']) * 100:+.2f} points. "
         "(Validation with averaging chose the epoch, which favours the first figure a little.)",
         "",
+        *(line for trial in reports["accurate_trials"] for line in (accurate_trial(trial, params, machine), "")),
         f"One training step of {timed['batch_size']} images, each model and precision timed one after the other on "
         f"the same machine, the fastest of {timed['rounds']} rounds (`python -m benchmarks.precision accurate`, "
         f"[`precision.json`](reports/recipes/accurate/precision.json), {timed['date']}), and what `final-train`'s "

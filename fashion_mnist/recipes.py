@@ -20,14 +20,19 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
         if not isinstance(params, dict) or not params:
             raise ParamsError(f"{path}: recipe {name!r} needs a mapping `params` of section.key: value")
         for key, value in params.items():
-            section, _, setting = str(key).partition(".")
-            rule = SCHEMA.get(section, {}).get(setting)
-            if rule is None:
-                raise ParamsError(f"{path}: recipe {name!r} sets {key!r}, which is no key of params.yaml")
-            if not rule.accepts(value):
-                raise ParamsError(f"{path}: recipe {name!r} sets {key} to {value!r}; it must be {rule.expected}")
+            check_setting(str(key), value, f"{path}: recipe {name!r}")
         recipes[name] = params
     return recipes
+
+
+def check_setting(key: str, value: Any, where: str) -> None:
+    """Refuse `key: value` unless params.yaml has the key and its rule accepts the value; `where` names the source."""
+    section, _, setting = key.partition(".")
+    rule = SCHEMA.get(section, {}).get(setting)
+    if rule is None:
+        raise ParamsError(f"{where} sets {key!r}, which is no key of params.yaml")
+    if not rule.accepts(value):
+        raise ParamsError(f"{where} sets {key} to {value!r}; it must be {rule.expected}")
 
 
 def apply_recipe(sections: dict[str, dict[str, Any]], recipe: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from docs import render_readme
 
@@ -167,3 +168,56 @@ def test_the_accurate_recipe_is_measured_against_the_cpu_goal(project: Path):
     (runs / "flip.json").unlink()
     text = render_readme.accurate_recipe(render_readme.load_reports(project))
     assert text == "No committed run of the `accurate` recipe yet."
+
+
+def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_did(project: Path):
+    trials = project / "reports/recipes/accurate/trials"
+    shutil.rmtree(trials, ignore_errors=True)
+    machine = json.loads((project / "reports/recipes/accurate/precision.json").read_text())["machine"]
+    trial = {
+        "date": "2026-12-03",
+        "machine": machine,
+        "change": {"train.random_erasing": 0.5},
+        "run": {"best_val_accuracy": 0.9511, "best_epoch": 23, "epochs_run": 24},
+        "recipe_run": {"best_epoch": 22, "val_accuracy": 0.9505, "epochs": 24},
+        "difference_points": 0.06,
+    }
+    trials.mkdir(parents=True)
+    (trials / "random_erasing-0.5.json").write_text(json.dumps(trial))
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert (
+        "`train.random_erasing: 0.5` tried on top of the recipe, train only (`python -m benchmarks.trial accurate "
+        "train.random_erasing=0.5`, [`random_erasing-0.5.json`]"
+        "(reports/recipes/accurate/trials/random_erasing-0.5.json)"
+    ) in text
+    assert "best validation accuracy 0.9511 at epoch 23 of 24, against the recipe's 0.9505 at epoch 22, +0.06" in text
+    assert "less than 0.2 points, which one seed cannot tell apart" in text and "the machine's" not in text
+    (trials / "random_erasing-0.5.json").write_text(
+        json.dumps({**trial, "difference_points": -0.5, "machine": {**machine, "cpu": "Other CPU"}})
+    )
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "-0.50 points. The recipe leaves it out. The recipe's run was made on an " in text
+    assert "part of the difference may be the machine's" in text
+    recipes = yaml.safe_load((project / "recipes.yaml").read_text())
+    recipes["accurate"]["params"]["train.random_erasing"] = 0.5
+    (project / "recipes.yaml").write_text(yaml.safe_dump(recipes))
+    assert "-0.50 points. The recipe includes it." in render_readme.accurate_recipe(render_readme.load_reports(project))
+    same_machine = {"experiment": "accurate-here", "best_val_accuracy": 0.9485, "best_epoch": 21}
+    (trials / "random_erasing-0.5.json").write_text(
+        json.dumps(
+            {
+                **trial,
+                "machine": {**machine, "cpu": "Other CPU"},
+                "baseline": same_machine,
+                "baseline_difference_points": 0.26,
+            }
+        )
+    )
+    recipes["accurate"]["params"].pop("train.random_erasing")
+    (project / "recipes.yaml").write_text(yaml.safe_dump(recipes))
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert (
+        "+0.06 points; the recipe alone on the same machine (`accurate-here`) reached 0.9485 at epoch 21, so the "
+        "change is +0.26 points there. The recipe leaves it out." in text
+    )
+    assert "the machine's" not in text
