@@ -84,7 +84,8 @@ def collect(recipe: str, change: dict[str, Any], experiment: str, baseline: str 
     recipe_run = json.loads((RECIPE_RUNS / recipe / "train/metrics.json").read_text())
     same_machine = {}
     if baseline:
-        unchanged = {key: experiment_params("HEAD")[key] for key in change}
+        committed = experiment_params("HEAD")
+        unchanged = {key: committed[key] for key in change}
         baseline_run, _ = checked_experiment(baseline, recipe, unchanged)
         same_machine = {
             "baseline": {"experiment": baseline, **baseline_run},

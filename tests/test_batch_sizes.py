@@ -48,12 +48,17 @@ def git(repository: Path, *arguments: str) -> str:
 
 
 def commit_experiment(repository: Path, batch_size: int, val_accuracy: list[float], best_epoch: int) -> None:
-    """An experiment commit on top of HEAD, with the files the train stage writes, under the ref `dvc exp` gives it."""
+    """The sweep's experiment for `batch_size`."""
+    params = f"train:\n  batch_size: {batch_size}\n  learning_rate: 0.002\n  precision: mixed_bfloat16\n"
+    commit_run(repository, experiment_name(batch_size), params, val_accuracy, best_epoch)
+
+
+def commit_run(repository: Path, name: str, params: str, val_accuracy: list[float], best_epoch: int) -> None:
+    """An experiment commit on top of HEAD, with `params` as params.yaml and the files the train stage writes, under
+    the ref `dvc exp` gives experiment `name`."""
     baseline = git(repository, "rev-parse", "HEAD").strip()
     git(repository, "checkout", "--quiet", "--detach")
-    (repository / "params.yaml").write_text(
-        f"train:\n  batch_size: {batch_size}\n  learning_rate: 0.002\n  precision: mixed_bfloat16\n"
-    )
+    (repository / "params.yaml").write_text(params)
     reports = repository / "reports/train"
     with epoch_logger(reports) as log:
         for epoch, accuracy in enumerate(val_accuracy, start=1):
@@ -63,9 +68,9 @@ def commit_experiment(repository: Path, batch_size: int, val_accuracy: list[floa
     seconds = [10.0 * epoch for epoch in range(1, len(val_accuracy) + 1)]
     (reports / "timing.json").write_text(json.dumps({"train_seconds": seconds[-1] + 1, "epoch_seconds": seconds}))
     git(repository, "add", "-A")
-    git(repository, "commit", "--quiet", "-m", f"batch {batch_size}")
+    git(repository, "commit", "--quiet", "-m", name)
     experiment = git(repository, "rev-parse", "HEAD").strip()
-    git(repository, "update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/{experiment_name(batch_size)}", experiment)
+    git(repository, "update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}", experiment)
     git(repository, "checkout", "--quiet", baseline)
 
 

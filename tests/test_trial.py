@@ -10,9 +10,8 @@ import yaml
 
 from benchmarks.trial import collect, parse_change, report_path, trial_name
 from fashion_mnist.errors import ParamsError
-from fashion_mnist.progress import epoch_logger
 from fashion_mnist.recipes import apply_recipe, load_recipes
-from tests.test_batch_sizes import git
+from tests.test_batch_sizes import commit_run, git
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 ERASING = {"train.random_erasing": 0.5}
@@ -31,25 +30,6 @@ def test_a_change_is_one_param_of_params_yaml_with_a_value_its_rule_accepts():
         parse_change("train.random_erasing=1.5")
 
 
-def commit_trial(repository: Path, name: str, params: dict, val_accuracy: list[float], best_epoch: int) -> None:
-    """An experiment commit on top of HEAD with `params` and the train stage's reports, under `dvc exp`'s ref."""
-    baseline = git(repository, "rev-parse", "HEAD").strip()
-    git(repository, "checkout", "--quiet", "--detach")
-    (repository / "params.yaml").write_text(yaml.safe_dump(params))
-    reports = repository / "reports/train"
-    with epoch_logger(reports) as log:
-        for epoch, accuracy in enumerate(val_accuracy, start=1):
-            log({"epoch": epoch, "accuracy": accuracy, "val_accuracy": accuracy, "val_loss": 1 - accuracy})
-    best = {"val_accuracy": val_accuracy[best_epoch - 1], "best_epoch": best_epoch, "epochs": len(val_accuracy)}
-    (reports / "metrics.json").write_text(json.dumps(best))
-    (reports / "timing.json").write_text(json.dumps({"train_seconds": 30.5, "epoch_seconds": [10.0, 20.0, 30.0]}))
-    git(repository, "add", "-A")
-    git(repository, "commit", "--quiet", "-m", name)
-    experiment = git(repository, "rev-parse", "HEAD").strip()
-    git(repository, "update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}", experiment)
-    git(repository, "checkout", "--quiet", baseline)
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch) -> Path:
     """A repository with the recipes, the accurate recipe's committed run, and two experiments on its HEAD."""
@@ -65,8 +45,9 @@ def project(tmp_path: Path, monkeypatch) -> Path:
     git(tmp_path, "commit", "--quiet", "-m", "baseline")
     sections = yaml.safe_load((tmp_path / "params.yaml").read_text())
     recipe = load_recipes(tmp_path / "recipes.yaml")["accurate"]
-    commit_trial(tmp_path, "erasing", apply_recipe(sections, {**recipe, **ERASING}), [0.9, 0.9531, 0.953], 2)
-    commit_trial(tmp_path, "plain", apply_recipe(sections, recipe), [0.9, 0.949, 0.94], 2)
+    erasing, plain = (yaml.safe_dump(apply_recipe(sections, params)) for params in ({**recipe, **ERASING}, recipe))
+    commit_run(tmp_path, "erasing", erasing, [0.9, 0.9531, 0.953], 2)
+    commit_run(tmp_path, "plain", plain, [0.9, 0.949, 0.94], 2)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
