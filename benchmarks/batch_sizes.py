@@ -72,7 +72,7 @@ def experiment_ref(name: str, cwd: Path = Path()) -> str:
     baseline = git("rev-parse", "HEAD", cwd=cwd).strip()
     ref = f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}"
     if not git("for-each-ref", ref, cwd=cwd).strip():
-        raise SystemExit(f"no experiment {name!r} on commit {baseline[:7]}: run the sweep first")
+        raise SystemExit(f"no experiment {name!r} on commit {baseline[:7]}: run it first (`dvc exp show` lists them)")
     return ref
 
 

@@ -107,7 +107,7 @@ def test_a_run_is_read_from_its_experiment_commit(sweep: Path):
 
 
 def test_a_batch_size_without_an_experiment_on_this_commit_is_named(sweep: Path):
-    with pytest.raises(SystemExit, match=r"no experiment 'batch-64' on commit [0-9a-f]{7}: run the sweep first"):
+    with pytest.raises(SystemExit, match=r"no experiment 'batch-64' on commit [0-9a-f]{7}: run it first"):
         experiment_ref("batch-64")
 
 
