@@ -107,7 +107,8 @@ def test_a_run_is_read_from_its_experiment_commit(sweep: Path):
 
 
 def test_a_batch_size_without_an_experiment_on_this_commit_is_named(sweep: Path):
-    with pytest.raises(SystemExit, match=r"no experiment 'batch-64' on commit [0-9a-f]{7}: run it first"):
+    message = r"no experiment 'batch-64' on commit [0-9a-f]{7}: run it first \(`dvc exp show` lists them\)$"
+    with pytest.raises(SystemExit, match=message):
         experiment_ref("batch-64")
 
 
