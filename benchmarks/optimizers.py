@@ -1,7 +1,7 @@
 """What Adam does, shown by real runs: the blog model's first epochs under gradient descent, with momentum, and Adam.
 
     python -m benchmarks.optimizers            # the real data: about 10 minutes on 2 cores
-    python -m benchmarks.optimizers --quick    # tiny data, to check that it runs
+    python -m benchmarks.optimizers --quick    # tiny data, to check that it runs (writes under reports/quick/)
     python -m benchmarks.optimizers --draw     # redraw the figures from the committed report, training nothing
 
 Each run is the train stage's path (`train_model`) with params.yaml's settings but `train.optimizer` and its
@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
+from benchmarks.outputs import output_path
 from benchmarks.recipe import quick_data, train_with
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
@@ -117,18 +118,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny data, two epochs: checks that it all runs")
     parser.add_argument("--draw", action="store_true", help="only redraw the figures from the report")
-    parser.add_argument("--output", type=Path, default=paths.REPORTS_DIR / "optimizers.json")
-    parser.add_argument("--figures", type=Path, default=OPTIMIZERS_FIGURE.parent)
+    parser.add_argument("--output", type=Path, help="default: reports/optimizers.json; --quick: reports/quick/")
+    parser.add_argument("--figures", type=Path, help="a folder; default: docs; --quick: reports/quick")
     arguments = parser.parse_args()
+    output = output_path(arguments.output, paths.REPORTS_DIR / "optimizers.json", arguments.quick)
+    figures = arguments.figures or output_path(None, OPTIMIZERS_FIGURE, arguments.quick).parent
     if arguments.draw:
-        report = json.loads(arguments.output.read_text())
+        report = json.loads(output.read_text())
     else:
         report = measure(arguments.quick)
-        arguments.output.parent.mkdir(parents=True, exist_ok=True)
-        arguments.output.write_text(json.dumps(report, indent=2) + "\n")
-    arguments.figures.mkdir(parents=True, exist_ok=True)
-    draw_optimizers(report).savefig(arguments.figures / OPTIMIZERS_FIGURE.name, dpi=110)
-    draw_activations().savefig(arguments.figures / ACTIVATIONS_FIGURE.name, dpi=110)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2) + "\n")
+    figures.mkdir(parents=True, exist_ok=True)
+    draw_optimizers(report).savefig(figures / OPTIMIZERS_FIGURE.name, dpi=110)
+    draw_activations().savefig(figures / ACTIVATIONS_FIGURE.name, dpi=110)
     for run in report["runs"]:
         print(f"{run['name']}: validation accuracy {run['val_accuracy'][-1]} after {run['epochs']} epochs")
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.photos                              # trains a small model first, as the tests do (minutes)
     python -m benchmarks.photos --model models/final.keras   # the pipeline's model, after `dvc repro` or `dvc pull`
-    python -m benchmarks.photos --quick                      # a few photos and a tiny model: checks that it all runs
+    python -m benchmarks.photos --quick                      # a few photos and a tiny model, to reports/quick/
 
 Each of the first 1,000 test images becomes a photo on every background of tests/photographs.py, as
 PNG and JPEG in turn. Writes reports/photos.json (or --output), draws one `predict --explain` figure
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.outputs import output_path
 from fashion_mnist import paths
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.explanation import explanation_figure
@@ -113,9 +114,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="a .keras or int8 .tflite model (default: train a small one)")
     parser.add_argument("--quick", action="store_true", help="20 photos a background and a tiny model")
-    parser.add_argument("--output", type=Path, default=paths.REPORTS_DIR / "photos.json")
-    parser.add_argument("--figure", type=Path, default=FIGURE)
+    parser.add_argument("--output", type=Path, help="default: reports/photos.json; --quick: reports/quick/")
+    parser.add_argument("--figure", type=Path, help="default: docs/predict_explain.png; --quick: reports/quick/")
     arguments = parser.parse_args()
+    output = output_path(arguments.output, paths.REPORTS_DIR / "photos.json", arguments.quick)
+    figure = output_path(arguments.figure, FIGURE, arguments.quick)
 
     count = 20 if arguments.quick else 1000
     images, labels = read_real_split("t10k")
@@ -133,7 +136,7 @@ def main() -> None:
         for scene in SCENES:
             print(f"{scene}: {count:,} photos", flush=True)
             scenes.append(scene_scores(model, images, labels, scene, scratch / scene.replace(" ", "-")))
-        explained = draw_explanation(model, images, labels, scratch, arguments.figure)
+        explained = draw_explanation(model, images, labels, scratch, figure)
         original_accuracy = accuracy(model, images, labels)
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -144,7 +147,7 @@ def main() -> None:
         "scenes": scenes,
         "explained": explained,
     }
-    write_json(arguments.output, report)
+    write_json(output, report)
     print(markdown(report))
     print(f"The figure's answer: {softmax_sentence(report)}.")
 

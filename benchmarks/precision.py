@@ -1,7 +1,7 @@
 """A recipe's training step in float32 and in bfloat16 on this CPU, side by side, and what final-train takes in each.
 
     python -m benchmarks.precision accurate     # writes reports/recipes/accurate/precision.json
-    python -m benchmarks.precision accurate --quick
+    python -m benchmarks.precision accurate --quick    # 2 steps on tiny data, to reports/quick/precision.json
 
 For the recipe's model and for vgg_bn, in each precision, one run after the other, it builds the model and
 trains it through the train stage's `train_model` with the recipe's settings for two passes of STEPS
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import machine
+from benchmarks.outputs import output_path
 from benchmarks.recipe import quick_data, training_settings
 from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
@@ -69,7 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", choices=sorted(recipes), help="the recipe, from recipes.yaml")
     parser.add_argument("--quick", action="store_true", help="tiny data, 2 steps: checks that it all runs")
-    parser.add_argument("--output", type=Path, help="default: reports/recipes/RECIPE/precision.json")
+    parser.add_argument(
+        "--output", type=Path, help="default: reports/recipes/RECIPE/precision.json; --quick: reports/quick/"
+    )
     arguments = parser.parse_args()
     params = apply_recipe(load_params(["base", "model", "train"]), recipes[arguments.recipe])
     train, seed = params["train"], params["base"]["seed"]
@@ -112,7 +115,8 @@ def main() -> None:
         "schedule_steps": epoch_steps * train["epochs"],
         "steps": rows,
     }
-    write_json(arguments.output or paths.REPORTS_DIR / "recipes" / arguments.recipe / "precision.json", report)
+    committed = paths.REPORTS_DIR / "recipes" / arguments.recipe / "precision.json"
+    write_json(output_path(arguments.output, committed, arguments.quick), report)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Time to the blog's accuracy, and what each trick of the fast recipe bought, measured in one run.
 
     python -m benchmarks.recipe            # the real data: about 12 minutes on 2 cores
-    python -m benchmarks.recipe --quick    # tiny data, to check that it all runs
+    python -m benchmarks.recipe --quick    # tiny data, to check that it all runs (writes under reports/quick/)
     python -m benchmarks.recipe --draw     # redraw the figure from the committed report, training nothing
     python -m benchmarks.recipe --seeds 43 44   # add runs of the last two steps with these seeds to the report
     python -m benchmarks.recipe --flip          # add the recipe with flip test-time augmentation, seed 42
@@ -28,6 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
+from benchmarks.outputs import output_path
 from benchmarks.throughput import SEED, EpochTimes, blog_loop, stage_loop
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
@@ -221,8 +222,8 @@ def main() -> None:
     """Run the measurements, write the report and draw its figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny data, few epochs: checks that it all runs")
-    parser.add_argument("--output", type=Path, default=paths.REPORTS_DIR / "recipe.json")
-    parser.add_argument("--figure", type=Path, default=FIGURE)
+    parser.add_argument("--output", type=Path, help="default: reports/recipe.json; --quick: reports/quick/")
+    parser.add_argument("--figure", type=Path, help="default: docs/time_to_accuracy.png; --quick: reports/quick/")
     parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
     parser.add_argument("--seeds", type=int, nargs="+", help="add the last two steps run with these seeds")
     parser.add_argument(
@@ -233,14 +234,16 @@ def main() -> None:
         help="add the recipe with flip test-time augmentation, with the ladder's seed and these",
     )
     arguments = parser.parse_args()
+    output = output_path(arguments.output, paths.REPORTS_DIR / "recipe.json", arguments.quick)
+    figure = output_path(arguments.figure, FIGURE, arguments.quick)
     if arguments.draw:
-        draw(json.loads(arguments.output.read_text())).savefig(arguments.figure, dpi=110)
+        draw(json.loads(output.read_text())).savefig(figure, dpi=110)
         return
     if arguments.seeds:
-        add_seeds(arguments.output, arguments.seeds, arguments.quick)
+        add_seeds(output, arguments.seeds, arguments.quick)
         return
     if arguments.flip is not None:
-        add_flip_comparison(arguments.output, arguments.flip, arguments.quick)
+        add_flip_comparison(output, arguments.flip, arguments.quick)
         return
 
     params, recipe = recipe_settings(arguments.quick)
@@ -271,10 +274,10 @@ def main() -> None:
         "speedup_over_blog_loop": round(blog_seconds / fast_seconds, 2) if blog_seconds and fast_seconds else None,
         "ladder": ladder,
     }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
-    arguments.figure.parent.mkdir(parents=True, exist_ok=True)
-    draw(report).savefig(arguments.figure, dpi=110)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    draw(report).savefig(figure, dpi=110)
     print(json.dumps({"speedup_over_blog_loop": report["speedup_over_blog_loop"]}))
     for row in [*to_accuracy, *ladder]:
         print(f"{row['variant']}: best {row['best_val_accuracy']}, to {TARGET}: {row[f'seconds_to_{TARGET}']} s")

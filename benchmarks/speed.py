@@ -1,7 +1,7 @@
 """Speed, memory and cost of the pipeline against the blog's own loop, measured on this machine.
 
     python -m benchmarks.speed            # the full benchmark on the real data (about 25 minutes on 2 cores)
-    python -m benchmarks.speed --quick    # every measurement on tiny data, in a few minutes
+    python -m benchmarks.speed --quick    # every measurement on tiny data, in a few minutes, to reports/quick/
 
 In a scratch copy of the project it runs every stage of dvc.yaml and final/dvc.yaml (downloading the
 data, or in quick mode tiny synthetic data), then times training epochs on that copy's training images:
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from benchmarks.inference import inference
 from benchmarks.machine import machine
+from benchmarks.outputs import output_path
 from benchmarks.pipeline import pipeline_costs, scratch_project
 from benchmarks.report import markdown
 from benchmarks.throughput import epoch_throughput, time_to_strong_accuracy
@@ -31,8 +32,9 @@ def main() -> None:
     """Run every measurement and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny data, a few epochs: checks that it all runs")
-    parser.add_argument("--output", type=Path, default=paths.REPORTS_DIR / "benchmark.json")
+    parser.add_argument("--output", type=Path, help="default: reports/benchmark.json; --quick: reports/quick/")
     arguments = parser.parse_args()
+    output = output_path(arguments.output, paths.REPORTS_DIR / "benchmark.json", arguments.quick)
 
     with tempfile.TemporaryDirectory(prefix="fashion-mnist-benchmark-") as scratch:
         project = scratch_project(Path(scratch), arguments.quick)
@@ -61,8 +63,8 @@ def main() -> None:
         "pipeline": pipeline,
         "inference": speeds,
     }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
 
 

@@ -2,6 +2,7 @@
 data and the report holds each figure, consistent with the others."""
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks.outputs import QUICK_FOLDER, output_path
 from benchmarks.pipeline import pipeline_stages
 from benchmarks.throughput import EpochTimes, throughput_row
 from fashion_mnist.recipes import load_recipes
@@ -185,10 +187,14 @@ def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_t
 
 
 def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_precisions(tmp_path: Path):
-    output = tmp_path / "precision.json"
-    command = [sys.executable, "-m", "benchmarks.precision", "accurate", "--quick", "--output", str(output)]
-    subprocess.run(command, cwd=REPOSITORY, env=environment(), check=True, capture_output=True)
-    report = json.loads(output.read_text())
+    # Run where a user would, in a folder with the project's params and recipes, and without --output.
+    for name in ("params.yaml", "recipes.yaml"):
+        shutil.copy(REPOSITORY / name, tmp_path / name)
+    command = [sys.executable, "-m", "benchmarks.precision", "accurate", "--quick"]
+    code = {**environment(), "PYTHONPATH": str(REPOSITORY)}
+    subprocess.run(command, cwd=tmp_path, env=code, check=True, capture_output=True)
+    assert not (tmp_path / "reports/recipes").exists(), "a quick run leaves the committed report alone"
+    report = json.loads((tmp_path / "reports/quick/precision.json").read_text())
     assert report["quick"] is True and report["recipe"] == "accurate"
     assert [(row["model"], row["precision"]) for row in report["steps"]] == [
         ("vgg_fast", "float32"),
@@ -203,6 +209,15 @@ def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_prec
     for row in report["steps"]:
         assert row["seconds_per_step"] > 0 and len(row["rounds_seconds_per_step"]) == report["rounds"] == 1
         assert row["estimated_final_train_seconds"] == pytest.approx(row["seconds_per_step"] * steps, abs=0.5)
+
+
+def test_a_quick_run_writes_under_reports_quick_unless_told_where():
+    committed = Path("reports/benchmark.json")
+    assert output_path(None, committed, quick=False) == committed
+    assert output_path(None, committed, quick=True) == QUICK_FOLDER / "benchmark.json"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(QUICK_FOLDER / "benchmark.json")], cwd=REPOSITORY)
+    assert ignored.returncode == 0, "git ignores the quick runs' files"
+    assert output_path(Path("elsewhere.json"), committed, quick=True) == Path("elsewhere.json")
 
 
 def test_the_machine_description_names_the_cpu_its_bfloat16_and_the_libraries(tmp_path: Path):
