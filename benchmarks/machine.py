@@ -1,6 +1,6 @@
 """The machine a benchmark ran on: its CPU and the flags that matter here, its cores, GPUs and library versions.
 
-python -m benchmarks.machine --output reports/recipes/accurate/machine.json   # beside a run's copied reports
+python -m benchmarks.machine --output reports/recipes/accurate/float32/machine.json   # beside a run's copied reports
 """
 
 import argparse

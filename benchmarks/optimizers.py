@@ -2,12 +2,13 @@
 
     python -m benchmarks.optimizers            # the real data: about 10 minutes on 2 cores
     python -m benchmarks.optimizers --quick    # tiny data, to check that it runs (writes under reports/quick/)
-    python -m benchmarks.optimizers --draw     # redraw the figures from the committed report, training nothing
+    python -m benchmarks.optimizers --draw     # redraw the figures from the report (with --quick, the quick one)
 
 Each run is the train stage's path (`train_model`) with params.yaml's settings but `train.optimizer` and its
 Keras default learning rate, for a few epochs. It writes reports/optimizers.json (or --output), then draws
 docs/optimizers.png from it, and docs/activations.png: ReLU, which the blog's hidden layers use, beside
 the sigmoid and tanh it replaced, and softmax, which turns the last layer's ten numbers into probabilities.
+In quick mode the report and figures go to reports/quick/.
 """
 
 import argparse
@@ -19,10 +20,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.outputs import output_path
+from benchmarks.outputs import QUICK_FOLDER, output_path
 from benchmarks.recipe import quick_data, train_with
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
+from fashion_mnist.files import write_json
 from fashion_mnist.params import load_params
 
 # Each optimizer with Keras's default learning rate for it.
@@ -119,16 +121,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny data, two epochs: checks that it all runs")
     parser.add_argument("--draw", action="store_true", help="only redraw the figures from the report")
     parser.add_argument("--output", type=Path, help="default: reports/optimizers.json; --quick: reports/quick/")
-    parser.add_argument("--figures", type=Path, help="a folder; default: docs; --quick: reports/quick")
+    parser.add_argument("--figures", type=Path, help="a folder; default: docs/; --quick: reports/quick/")
     arguments = parser.parse_args()
     output = output_path(arguments.output, paths.REPORTS_DIR / "optimizers.json", arguments.quick)
-    figures = arguments.figures or output_path(None, OPTIMIZERS_FIGURE, arguments.quick).parent
+    figures = arguments.figures or (QUICK_FOLDER if arguments.quick else OPTIMIZERS_FIGURE.parent)
     if arguments.draw:
         report = json.loads(output.read_text())
     else:
         report = measure(arguments.quick)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(output, report)
     figures.mkdir(parents=True, exist_ok=True)
     draw_optimizers(report).savefig(figures / OPTIMIZERS_FIGURE.name, dpi=110)
     draw_activations().savefig(figures / ACTIVATIONS_FIGURE.name, dpi=110)

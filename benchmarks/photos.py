@@ -6,7 +6,7 @@
 
 Each of the first 1,000 test images becomes a photo on every background of tests/photographs.py, as
 PNG and JPEG in turn. Writes reports/photos.json (or --output), draws one `predict --explain` figure
-as docs/predict_explain.png (or --figure), and prints the README's table.
+as docs/predict_explain.png (or --figure), both under reports/quick/ in quick mode, and prints the README's table.
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
     python -m benchmarks.recipe            # the real data: about 12 minutes on 2 cores
     python -m benchmarks.recipe --quick    # tiny data, to check that it all runs (writes under reports/quick/)
-    python -m benchmarks.recipe --draw     # redraw the figure from the committed report, training nothing
+    python -m benchmarks.recipe --draw     # redraw the figure from the report, training nothing
     python -m benchmarks.recipe --seeds 43 44   # add runs of the last two steps with these seeds to the report
     python -m benchmarks.recipe --flip          # add the recipe with flip test-time augmentation, seed 42
     python -m benchmarks.recipe --flip 43 44    # the same with seeds 42, 43 and 44
@@ -16,7 +16,7 @@ validation included, from the start of training. Where the last two steps' valid
 less than 0.2 points, one seed cannot tell them apart: `--seeds` reruns both with other seeds (the
 training's own: initialisation, order and dropout; the validation images stay the stage's), and the
 report gives each step's accuracies over all its seeds and their spread. Run it from the repository root; it writes
-reports/recipe.json (or --output) and draws docs/time_to_accuracy.png from it.
+reports/recipe.json (or --output) and draws docs/time_to_accuracy.png from it; in quick mode both go to reports/quick/.
 """
 
 import argparse
@@ -32,6 +32,7 @@ from benchmarks.outputs import output_path
 from benchmarks.throughput import SEED, EpochTimes, blog_loop, stage_loop
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
+from fashion_mnist.files import write_json
 from fashion_mnist.params import load_params
 from fashion_mnist.recipes import apply_recipe, load_recipes
 
@@ -153,9 +154,16 @@ def recipe_settings(quick: bool) -> tuple[dict, dict]:
     return params, recipe
 
 
+def read_report(output: Path) -> dict:
+    """The report that --seeds and --flip add to, which a run without them writes first."""
+    if not output.exists():
+        raise SystemExit(f"{output}: no report to add to: run the benchmark without --seeds and --flip first")
+    return json.loads(output.read_text())
+
+
 def add_seeds(output: Path, seeds: list[int], quick: bool) -> None:
     """Rerun the ladder's last two steps with `seeds`; record each step's accuracy over all its seeds."""
-    report = json.loads(output.read_text())
+    report = read_report(output)
     params, recipe = recipe_settings(quick)
     images, labels = quick_data() if quick else load_split(paths.TRAIN_DATA)
     comparison = []
@@ -184,7 +192,7 @@ def add_seeds(output: Path, seeds: list[int], quick: bool) -> None:
 def add_flip_comparison(output: Path, seeds: list[int], quick: bool) -> None:
     """Rerun the recipe with flip test-time augmentation, with the seed of the ladder and `seeds`; record its
     accuracies beside those of the recipe without it, from the report's seed comparison."""
-    report = json.loads(output.read_text())
+    report = read_report(output)
     params, recipe = recipe_settings(quick)
     last_step = ladder_steps(params, recipe)[-1][0]
     without = next(row for row in report["seed_comparison"] if row["variant"] == last_step)
@@ -274,8 +282,7 @@ def main() -> None:
         "speedup_over_blog_loop": round(blog_seconds / fast_seconds, 2) if blog_seconds and fast_seconds else None,
         "ladder": ladder,
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(output, report)
     figure.parent.mkdir(parents=True, exist_ok=True)
     draw(report).savefig(figure, dpi=110)
     print(json.dumps({"speedup_over_blog_loop": report["speedup_over_blog_loop"]}))

@@ -7,12 +7,11 @@ In a scratch copy of the project it runs every stage of dvc.yaml and final/dvc.y
 data, or in quick mode tiny synthetic data), then times training epochs on that copy's training images:
 the blog's loop, then the train stage's own `train_model` in float32 and in bfloat16, one after the
 other (see benchmarks/throughput.py for what the median and the fastest epoch say), then the models'
-inference. Run it from the repository root; it writes reports/benchmark.json (or --output) and prints
-the README's markdown tables.
+inference. Run it from the repository root; it writes reports/benchmark.json (or --output; in quick mode
+reports/quick/benchmark.json) and prints the README's markdown tables.
 """
 
 import argparse
-import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from benchmarks.throughput import epoch_throughput, time_to_strong_accuracy
 from fashion_mnist import paths
 from fashion_mnist.backend import set_precision
 from fashion_mnist.dataset import load_split
+from fashion_mnist.files import write_json
 
 
 def main() -> None:
@@ -63,8 +63,7 @@ def main() -> None:
         "pipeline": pipeline,
         "inference": speeds,
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(output, report)
     print(markdown(report))
 
 

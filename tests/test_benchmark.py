@@ -153,31 +153,48 @@ def test_the_quick_benchmark_measures_everything_and_prints_the_tables(tmp_path:
     assert "No-op `dvc repro --all-pipelines`" in result.stdout and "`dvc pull` of both models" in result.stdout
 
 
+def user_folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A folder with the project's params and recipes, where a benchmark runs as from the repository root, without
+    --output: what it writes there is what it would write in a user's clone. Its environment imports the code."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    for name in ("params.yaml", "recipes.yaml"):
+        shutil.copy(REPOSITORY / name, folder / name)
+    return folder, {**environment(), "PYTHONPATH": str(REPOSITORY)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("benchmark", ["recipe", "optimizers"])
 def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_their_report(
     tmp_path: Path, benchmark: str
 ):
-    output = tmp_path / "report.json"
-    figure = ["--figure", str(tmp_path / "figure.png")] if benchmark == "recipe" else ["--figures", str(tmp_path)]
-    command = [sys.executable, "-m", f"benchmarks.{benchmark}", "--output", str(output), *figure]
-    subprocess.run([*command, "--quick"], cwd=REPOSITORY, env=environment(), check=True, capture_output=True)
+    folder, variables = user_folder(tmp_path)
+    command = [sys.executable, "-m", f"benchmarks.{benchmark}", "--quick"]
+    if benchmark == "recipe":
+        refused = subprocess.run([*command, "--seeds", "7"], cwd=folder, env=variables, capture_output=True, text=True)
+        assert refused.returncode != 0
+        assert "recipe.json: no report to add to: run the benchmark without --seeds and --flip first" in refused.stderr
+    subprocess.run(command, cwd=folder, env=variables, check=True, capture_output=True)
+    quick = folder / "reports/quick"
+    written = {path.parent for path in folder.rglob("*") if path.is_file() and path.parent != folder}
+    assert written == {quick}, "a quick run writes under reports/quick/ alone"
+    output = quick / f"{benchmark}.json"
     report = json.loads(output.read_text())
     assert report["quick"] is True
-    drawn = sorted(tmp_path.glob("*.png"))
+    drawn = sorted(quick.glob("*.png"))
     assert drawn, "the figures are drawn"
     for path in drawn:
         path.unlink()
-    subprocess.run([*command, "--draw"], cwd=REPOSITORY, env=environment(), check=True, capture_output=True)
-    assert sorted(tmp_path.glob("*.png")) == drawn, "--draw redraws them from the report alone"
+    subprocess.run([*command, "--draw"], cwd=folder, env=variables, check=True, capture_output=True)
+    assert sorted(quick.glob("*.png")) == drawn, "--draw redraws them from the report alone"
     if benchmark == "recipe":
         assert [run["variant"] for run in report["time_to_accuracy"]][2].startswith("fast recipe")
         assert report["ladder"][-1]["best_val_accuracy"] == report["time_to_accuracy"][2]["best_val_accuracy"]
-        subprocess.run([*command, "--quick", "--seeds", "7"], cwd=REPOSITORY, env=environment(), check=True)
+        subprocess.run([*command, "--seeds", "7"], cwd=folder, env=variables, check=True)
         compared = json.loads(output.read_text())["seed_comparison"]
         assert [row["variant"] for row in compared] == [run["variant"] for run in report["ladder"][-2:]]
         assert all(row["seeds"] == [42, 7] and len(row["best_val_accuracy"]) == 2 for row in compared)
-        subprocess.run([*command, "--quick", "--flip", "7"], cwd=REPOSITORY, env=environment(), check=True)
+        subprocess.run([*command, "--flip", "7"], cwd=folder, env=variables, check=True)
         flip = json.loads(output.read_text())["flip_comparison"]
         assert flip["seeds"] == [42, 7] and flip["without_flip"] == compared[-1]["best_val_accuracy"]
         assert len(flip["with_flip"]) == 2
@@ -187,14 +204,11 @@ def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_t
 
 
 def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_precisions(tmp_path: Path):
-    # Run where a user would, in a folder with the project's params and recipes, and without --output.
-    for name in ("params.yaml", "recipes.yaml"):
-        shutil.copy(REPOSITORY / name, tmp_path / name)
+    folder, variables = user_folder(tmp_path)
     command = [sys.executable, "-m", "benchmarks.precision", "accurate", "--quick"]
-    code = {**environment(), "PYTHONPATH": str(REPOSITORY)}
-    subprocess.run(command, cwd=tmp_path, env=code, check=True, capture_output=True)
-    assert not (tmp_path / "reports/recipes").exists(), "a quick run leaves the committed report alone"
-    report = json.loads((tmp_path / "reports/quick/precision.json").read_text())
+    subprocess.run(command, cwd=folder, env=variables, check=True, capture_output=True)
+    assert not (folder / "reports/recipes").exists(), "a quick run leaves the committed report alone"
+    report = json.loads((folder / "reports/quick/precision.json").read_text())
     assert report["quick"] is True and report["recipe"] == "accurate"
     assert [(row["model"], row["precision"]) for row in report["steps"]] == [
         ("vgg_fast", "float32"),
