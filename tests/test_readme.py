@@ -39,6 +39,22 @@ def test_the_committed_readme_is_the_rendering_of_the_committed_reports():
     )
 
 
+def test_the_captured_exp_show_has_the_committed_runs_metrics_in_its_main_row():
+    # `dvc exp show` rounds to 5 significant digits: the capture's main row is the committed run's, or it is stale.
+    train = json.loads((ROOT / "reports/train/metrics.json").read_text())
+    final_train = json.loads((ROOT / "reports/final-train/metrics.json").read_text())
+    header, main = (
+        line.split()
+        for line in (ROOT / "docs/exp_show.txt").read_text().splitlines()[:7]
+        if line.split()[:1] in (["Experiment"], ["main"])
+    )
+    shown = dict(zip(header[2:], main[-7:], strict=True))
+    committed = {**train, "accuracy": final_train["accuracy"], "loss": final_train["loss"]}
+    assert {key: float(value) for key, value in shown.items()} == {
+        key: float(f"{committed[key]:.5g}") for key in shown
+    }, "docs/exp_show.txt is stale: capture it again beside the committed run"
+
+
 def test_a_changed_number_in_a_report_changes_the_readme_and_the_check_fails(project: Path, capsys):
     edit_json(project / "reports/final/metrics.json", test_accuracy=0.5)
     assert render_readme.main(["--check"], root=project) == 1
