@@ -10,6 +10,7 @@ as docs/predict_explain.png (or --figure), both under reports/quick/ in quick mo
 """
 
 import argparse
+import hashlib
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,6 +143,8 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "quick": arguments.quick,
         "model": description,
+        # The file's MD5, as dvc.lock records it: the README's figures are those of the model the lock names.
+        "model_md5": hashlib.md5(Path(model).read_bytes()).hexdigest() if arguments.model else None,
         "test_images": count,
         "original_accuracy": round(original_accuracy, 4),
         "scenes": scenes,
