@@ -531,13 +531,17 @@ def accurate_float32(reports: dict) -> str:
     train, final, machine = run["train/metrics.json"], run["final/metrics.json"], run["machine.json"]
     bfloat16_run = reports["recipe_runs"]["accurate"]
     difference = (final["test_accuracy"] - bfloat16_run["final/metrics.json"]["test_accuracy"]) * 100
+    ended = run["train/timing.json"]["epoch_seconds"]
+    epochs = [later - earlier for earlier, later in pairwise([0.0, *ended])]
     return (
         "The recipe in float32: `dvc exp run -n accurate-float32 $(fashion-mnist recipe accurate) "
         "-S train.precision=float32`, then `dvc repro final/dvc.yaml`, its reports copied to "
-        "[`reports/recipes/accurate/float32/`](reports/recipes/accurate/float32/) with the machine's description "
+        "[`reports/recipes/accurate/float32/`](reports/recipes/accurate/float32/) with a description of the machine "
         "(`python -m benchmarks.machine --output reports/recipes/accurate/float32/machine.json`). On "
         f"{machine['cores']} cores of an {machine['cpu']}, {machine['date']}: train ran {train['epochs']} epochs in "
-        f"{duration(run['train/timing.json']['train_seconds'])} and kept epoch {train['best_epoch']} (validation "
+        f"{duration(run['train/timing.json']['train_seconds'])} (an epoch took {min(epochs):.0f} to "
+        f"{max(epochs):.0f} s, {statistics.median(epochs):.0f} s the median: a shared machine's readings) and kept "
+        f"epoch {train['best_epoch']} (validation "
         f"accuracy {train['val_accuracy']:.4f}); `final-train` took **"
         f"{duration(run['final-train/timing.json']['train_seconds'])}** against the bfloat16 run's "
         f"{duration(bfloat16_run['final-train/timing.json']['train_seconds'])}; test accuracy "

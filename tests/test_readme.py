@@ -210,6 +210,7 @@ def test_the_accurate_recipe_in_float32_is_rendered_once_its_run_is_committed(pr
         shutil.copy(runs / name, float32 / name)
     edit_json(float32 / "train/metrics.json", best_epoch=21, val_accuracy=0.9498)
     edit_json(float32 / "final-train/timing.json", train_seconds=3000.0)
+    edit_json(float32 / "train/timing.json", train_seconds=400.0, epoch_seconds=[100.0, 190.0, 400.0])
     bfloat16_test = json.loads((runs / "final/metrics.json").read_text())["test_accuracy"]
     edit_json(float32 / "final/metrics.json", test_accuracy=bfloat16_test + 0.0012)
     # Without the machine's description, neither the row nor the paragraph: the one says where the other ran.
@@ -221,7 +222,10 @@ def test_the_accurate_recipe_in_float32_is_rendered_once_its_run_is_committed(pr
     (float32 / "machine.json").write_text(json.dumps(machine))
     reports = render_readme.load_reports(project)
     text = render_readme.accurate_recipe(reports)
-    assert "On 4 cores of an Other CPU, 2026-12-03: train ran 24 epochs" in text
+    assert (
+        "On 4 cores of an Other CPU, 2026-12-03: train ran 24 epochs in 6 min 40 s (an epoch took 90 to 210 s, " in text
+    )
+    assert "100 s the median: a shared machine's readings) and kept epoch 21" in text
     assert "kept epoch 21 (validation accuracy 0.9498); `final-train` took **50 min** against the bfloat16" in text
     assert f"test accuracy **{bfloat16_test + 0.0012:.4f}**, +0.12 points against the bfloat16 run's" in text
     assert "not measured" not in text
