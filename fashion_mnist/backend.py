@@ -33,6 +33,16 @@ def make_deterministic(seed: int) -> None:
             os.environ["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_XLA_FLAG}".strip()
 
 
+def cache_compilations(directory: Path) -> None:
+    """On JAX, keep the compiled XLA programs in `directory`, shared by the stages' processes: final-train then loads
+    the step that train compiled for the same model, batch and schedule, where compiling it again would take most of
+    a short run's seconds on a GPU. XLA compiles deterministically, so the numbers are the same either way."""
+    if keras.config.backend() == "jax":
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", str(directory))
+
+
 def gpus() -> list[tuple[str, tuple[int, int]]]:
     """The name and compute capability of each NVIDIA GPU the backend sees; empty on a machine without one."""
     if keras.config.backend() == "tensorflow":

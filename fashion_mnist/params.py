@@ -12,13 +12,14 @@ from fashion_mnist.errors import ParamsError
 from fashion_mnist.paths import PARAMS_FILE
 
 # The choices of the keys that name one; tests check that the package knows each of them.
-MODEL_NAMES = ("blog_cnn", "vgg_bn", "vgg_fast")
+MODEL_NAMES = ("blog_cnn", "vgg_bn", "vgg_fast", "resnet9")
 TEST_TIME_AUGMENTATIONS = ("none", "flip")
 SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "momentum", "sgd")
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 BACKENDS = ("tensorflow", "jax")
 DISTRIBUTIONS = ("none", "data_parallel")
+AUGMENT_ON = ("host", "device")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "ema_momentum": optional(open_interval(0, 1)),
         "augment": boolean(),
         "random_erasing": closed_interval(0, 1),
+        "augment_on": one_of(*AUGMENT_ON),
         "precision": one_of(*PRECISIONS),
         "backend": one_of(*BACKENDS),
         "validation_split": open_interval(0, 1),

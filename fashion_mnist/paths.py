@@ -50,6 +50,8 @@ EXPORT_TIMING = EXPORT_REPORTS / "timing.json"
 
 # Resume state of interrupted training. Not a DVC output, so `dvc repro` leaves it in place.
 CHECKPOINTS_DIR = Path(".checkpoints")
+# JAX's compiled programs, which the training stages share (fashion_mnist.backend.cache_compilations).
+COMPILATION_CACHE_DIR = Path(".compilation-cache")
 
 # The four files as Fashion-MNIST publishes them, which data/sources.yaml names, with the size of
 # each one's decompressed IDX content: no genuine copy holds more, so a download may not either.

@@ -8,10 +8,12 @@ import keras
 import numpy as np
 import pandas as pd
 
+from fashion_mnist.augmentation import AugmentInStep
 from fashion_mnist.batches import batch_stream, steps_per_epoch
 from fashion_mnist.checkpoint import BEST_WEIGHTS_FILE, EpochCheckpoint, restore
 from fashion_mnist.history import best_epoch_index, patience_ran_out
 from fashion_mnist.identity import architecture, run_identity
+from fashion_mnist.params import AUGMENT_ON
 from fashion_mnist.schedule import learning_rate_schedule
 
 
@@ -103,6 +105,7 @@ def train_model(
     ema_momentum: float | None = None,
     augment: bool = False,
     random_erasing: float = 0.0,
+    augment_on: str = "host",
     early_stopping_patience: int | None = None,
     seed: int,
     checkpoint_dir: Path | None,
@@ -119,6 +122,9 @@ def train_model(
     schedule that validation chose, step for step, on more images. With `ema_momentum`, validation scores
     the weights' moving average, and the model ends with it.
 
+    `augment` and `random_erasing` augment on the host, in NumPy, as batches are drawn, or, with `augment_on`
+    "device", inside each training step (AugmentInStep), where the model runs.
+
     With validation data, `model` ends with the weights of its best val_accuracy epoch, and training
     stops once `early_stopping_patience` epochs brought no better one (None: never). Returns one
     history row per epoch run.
@@ -130,9 +136,16 @@ def train_model(
     `on_epoch` receives each epoch's history row as it ends; after a resume, the rows of the epochs
     already done come first, so that it sees the same rows as in a run that never stopped.
     """
+    if augment_on not in AUGMENT_ON:
+        raise ValueError(f"unknown augment_on {augment_on!r}; expected one of {', '.join(AUGMENT_ON)}")
     steps = epoch_steps or steps_per_epoch(len(labels), batch_size=batch_size, devices=devices)
     schedule_epochs = schedule_epochs or epochs
-    model.compile(
+    in_step = augment_on == "device" and (augment or random_erasing > 0)
+    # What fit trains: `model` itself, or a wrapper that augments inside the step and shares its weights.
+    trained = (
+        AugmentInStep(model, shift_and_flip=augment, random_erasing=random_erasing, seed=seed) if in_step else model
+    )
+    trained.compile(
         optimizer=build_optimizer(
             model,
             learning_rate_schedule(learning_rate, schedule=schedule, steps_per_epoch=steps, epochs=schedule_epochs),
@@ -165,6 +178,7 @@ def train_model(
         ema_momentum=ema_momentum,
         augment=augment,
         random_erasing=random_erasing,
+        augment_on=augment_on,
         early_stopping_patience=early_stopping_patience,
         seed=seed,
         processes=part[1],
@@ -172,13 +186,13 @@ def train_model(
         steps_per_epoch=steps,
         schedule_epochs=schedule_epochs,
     )
-    first_epoch, history = restore(model, checkpoint_dir, identity) if checkpoint_dir else (0, [])
+    first_epoch, history = restore(trained, checkpoint_dir, identity) if checkpoint_dir else (0, [])
     if on_epoch:
         for row in history:
             on_epoch(row)
     checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience, on_epoch)
     if first_epoch < epochs and not patience_ran_out(history, early_stopping_patience):
-        model.fit(
+        trained.fit(
             batch_stream(
                 images,
                 labels,
@@ -186,8 +200,8 @@ def train_model(
                 seed=seed,
                 first_step=first_epoch * steps,
                 steps=epochs * steps,
-                augment=augment,
-                random_erasing=random_erasing,
+                augment=augment and not in_step,
+                random_erasing=0.0 if in_step else random_erasing,
                 part=part,
                 devices=devices,
             ),
@@ -209,7 +223,7 @@ def train_model(
         if checkpoint_dir is None:
             # Every process sets the weights kept in memory itself: a variable spread over several
             # processes changes only when all of them change it.
-            model.set_weights(checkpoint.best_weights)
+            trained.set_weights(checkpoint.best_weights)
         else:
-            model.load_weights(Path(checkpoint_dir) / BEST_WEIGHTS_FILE)
+            trained.load_weights(Path(checkpoint_dir) / BEST_WEIGHTS_FILE)
     return pd.DataFrame(history)

@@ -4,7 +4,7 @@ It runs after every decision has been made, so it refuses to run inside a DVC ex
 """
 
 from fashion_mnist import paths
-from fashion_mnist.backend import make_deterministic, set_precision
+from fashion_mnist.backend import cache_compilations, make_deterministic, set_precision
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split
 from fashion_mnist.files import write_json
@@ -37,6 +37,7 @@ def main() -> None:
             f"of {schedule_epochs} epochs"
         )
     make_deterministic(seed)
+    cache_compilations(paths.COMPILATION_CACHE_DIR)
     policy = set_precision(train["precision"])
     images, labels = load_split(paths.TRAIN_DATA)
     print(f"retraining on all {len(labels)} training images for {epochs} epochs, in {policy}")
@@ -59,6 +60,7 @@ def main() -> None:
             ema_momentum=train["ema_momentum"],
             augment=train["augment"],
             random_erasing=train["random_erasing"],
+            augment_on=train["augment_on"],
             seed=seed,
             checkpoint_dir=CHECKPOINT_DIR,
             epoch_steps=epoch_steps,

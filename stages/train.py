@@ -8,7 +8,7 @@ import os
 from contextlib import nullcontext
 
 from fashion_mnist import paths
-from fashion_mnist.backend import local_copy, make_deterministic, set_precision, start_distribution
+from fashion_mnist.backend import cache_compilations, local_copy, make_deterministic, set_precision, start_distribution
 from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split, validation_split
@@ -31,6 +31,7 @@ def main() -> None:
     seed, train = params["base"]["seed"], params["train"]
     check_backend(train["backend"])
     make_deterministic(seed)
+    cache_compilations(paths.COMPILATION_CACHE_DIR)
     process, processes, devices = start_distribution(train["distribution"], dict(os.environ), train["batch_size"])
     policy = set_precision(train["precision"])
     images, labels = load_split(paths.TRAIN_DATA)
@@ -64,6 +65,7 @@ def main() -> None:
             ema_momentum=train["ema_momentum"],
             augment=train["augment"],
             random_erasing=train["random_erasing"],
+            augment_on=train["augment_on"],
             early_stopping_patience=train["early_stopping_patience"],
             seed=seed,
             # Processes start together from epoch 1: a checkpoint only some of them could see would split them.

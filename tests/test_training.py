@@ -39,6 +39,8 @@ def float32_policy():
 STRONG = {"model": "vgg_bn", "augment": True, "schedule": "cosine", "weight_decay": 0.05}
 # The fast recipe's tricks: label smoothing and the weights' moving average, which the checkpoint must carry.
 FAST = {"model": "vgg_bn", "schedule": "cosine", "label_smoothing": 0.1, "ema_momentum": 0.9}
+# Augmentation inside the step: its generator's state must be set alike in a resumed run.
+IN_STEP = {"model": "vgg_bn", "augment": True, "random_erasing": 0.5, "augment_on": "device"}
 
 
 def fit(data, checkpoint_dir: Path, model: str = "blog_cnn", **overrides):
@@ -96,7 +98,9 @@ def test_another_seed_gives_another_run(data, tmp_path: Path):
     assert not first_history.equals(other_history)
 
 
-@pytest.mark.parametrize("recipe", [{}, STRONG, FAST], ids=["blog_cnn", "vgg_bn-augmented", "fast-tricks"])
+@pytest.mark.parametrize(
+    "recipe", [{}, STRONG, FAST, IN_STEP], ids=["blog_cnn", "vgg_bn-augmented", "fast-tricks", "augmented-in-step"]
+)
 def test_a_resumed_run_equals_an_uninterrupted_one(data, tmp_path: Path, monkeypatch, capsys, recipe):
     uninterrupted_model, uninterrupted_history = fit(data, tmp_path / "uninterrupted", **recipe)
     fit_until_interrupted(data, tmp_path / "resumed", monkeypatch, after_epoch=2, **recipe)
@@ -107,6 +111,24 @@ def test_a_resumed_run_equals_an_uninterrupted_one(data, tmp_path: Path, monkeyp
     assert "Resuming from the checkpoint" in capsys.readouterr().out
     pd.testing.assert_frame_equal(resumed_history, uninterrupted_history, check_exact=True)
     assert_same_weights(resumed_model, uninterrupted_model)
+
+
+def test_augmenting_in_the_step_trains_the_model_itself_with_its_own_draws(data, tmp_path: Path):
+    host_model, host_history = fit(data, tmp_path / "host", model="vgg_bn", augment=True)
+    step_model, step_history = fit(data, tmp_path / "step", model="vgg_bn", augment=True, augment_on="device")
+    again_model, again_history = fit(data, tmp_path / "again", model="vgg_bn", augment=True, augment_on="device")
+    # The model trained is the one passed, with no augmentation around it: the file to ship holds none.
+    assert type(step_model) is type(host_model)
+    assert not host_history.equals(step_history), "Keras's draws are not NumPy's"
+    pd.testing.assert_frame_equal(step_history, again_history, check_exact=True)
+    assert_same_weights(step_model, again_model)
+    plain = fit(data, tmp_path / "plain", model="vgg_bn", augment_on="device")[1]
+    assert not plain.equals(step_history), "without augment, nothing is augmented in the step either"
+
+
+def test_an_unknown_place_to_augment_is_refused(data, tmp_path: Path):
+    with pytest.raises(ValueError, match="augment_on 'gpu'; expected one of host, device"):
+        fit(data, tmp_path / "checkpoint", augment=True, augment_on="gpu")
 
 
 def test_a_checkpoint_made_with_other_settings_is_not_resumed(data, tmp_path: Path, monkeypatch, capsys):

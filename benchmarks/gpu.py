@@ -1,0 +1,274 @@
+"""A recipe's whole run on a GPU, in one process: validation chooses, final training is timed, the test set scores once.
+
+    KERAS_BACKEND=jax python -m benchmarks.gpu gpu --try train.random_erasing=0.25   # on the GPU machine
+    KERAS_BACKEND=jax python -m benchmarks.gpu gpu --quick                            # tiny data, to check that it runs
+
+A GPU machine may have no DVC, so this runs the stages' own functions in their order, on the prepared data:
+- the train stage's path (train_model, validating on the stage's 20%) for the recipe of recipes.yaml and for the
+  recipe with each `--try` change; where the two best validation accuracies differ by less than 0.2 points, both
+  run again with the `--seeds`, and their means decide. Only a candidate whose final training should take at most
+  the goal's 30 s can be chosen, by the pace of its validation run (predicted_final_seconds);
+- final-train's path for the chosen one: every training image, for the steps up to its best epoch, on its schedule;
+- final-evaluate's score of that model on the test set, once.
+
+The report (reports/recipes/<recipe>/gpu.json, or --output; under reports/quick/ in quick mode) holds the machine,
+every validation run with its epochs' seconds, the choice, final training's seconds, and the test score.
+`--budget` bounds the seconds spent on validation, so that final training always has its turn.
+"""
+
+import argparse
+import statistics
+import subprocess
+import time
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import machine
+from benchmarks.outputs import output_path
+from benchmarks.trial import parse_change, points
+from fashion_mnist import paths
+from fashion_mnist.backend import cache_compilations, make_deterministic, set_precision
+from fashion_mnist.batches import steps_per_epoch
+from fashion_mnist.dataset import load_split, validation_split
+from fashion_mnist.evaluation import evaluate_model
+from fashion_mnist.files import write_json
+from fashion_mnist.history import summarize_history
+from fashion_mnist.model import build_model
+from fashion_mnist.params import load_params
+from fashion_mnist.recipes import apply_recipe, load_recipes
+from fashion_mnist.stage import TrainingClock
+from fashion_mnist.training import train_model
+
+# The goal of the fast-training issue on a GPU: this test accuracy within this many seconds of final training.
+GOAL_ACCURACY, GOAL_SECONDS = 0.95, 30
+# Below this difference in validation accuracy, one seed cannot tell two choices apart.
+SEED_RESOLUTION = 0.002
+
+
+def training_arguments(train: dict[str, Any]) -> dict[str, Any]:
+    """train_model's keyword arguments from a `train` params section, as the training stages pass them."""
+    return {
+        "batch_size": train["batch_size"],
+        "learning_rate": train["learning_rate"],
+        "optimizer": train["optimizer"],
+        "schedule": train["schedule"],
+        "weight_decay": train["weight_decay"] or None,
+        "label_smoothing": train["label_smoothing"],
+        "ema_momentum": train["ema_momentum"],
+        "augment": train["augment"],
+        "random_erasing": train["random_erasing"],
+        "augment_on": train["augment_on"],
+    }
+
+
+def validate(images, labels, params: dict, seed: int) -> dict:
+    """The train stage's path with `params` and training seed `seed`: its best epoch, and each epoch's seconds.
+
+    The validation images are the stage's (base.seed's), whatever the training seed."""
+    train = params["train"]
+    make_deterministic(seed)
+    set_precision(train["precision"])
+    (x_train, y_train), validation = validation_split(
+        images, labels, fraction=train["validation_split"], seed=params["base"]["seed"]
+    )
+    clock = TrainingClock()
+    history = train_model(
+        build_model(**params["model"]),
+        images=x_train,
+        labels=y_train,
+        validation_data=validation,
+        epochs=train["epochs"],
+        **training_arguments(train),
+        early_stopping_patience=train["early_stopping_patience"],
+        seed=seed,
+        checkpoint_dir=None,
+        on_epoch=clock.watch(None),
+    )
+    timing = clock.timing()
+    best = summarize_history(history)
+    return {
+        "seed": seed,
+        "best_epoch": best["best_epoch"],
+        "val_accuracy": round(best["val_accuracy"], 4),
+        "epochs": len(history),
+        "steps_per_epoch": steps_per_epoch(len(y_train), batch_size=train["batch_size"]),
+        "train_seconds": timing["train_seconds"],
+        "epoch_seconds": timing["epoch_seconds"],
+        "epoch_val_accuracy": [round(value, 4) for value in history["val_accuracy"]],
+    }
+
+
+def final_train_and_score(images, labels, test_images, test_labels, params: dict, validated: dict) -> dict:
+    """final-train's path, the validated run's steps on every training image, then final-evaluate's test score."""
+    train, seed = params["train"], params["base"]["seed"]
+    make_deterministic(seed)
+    set_precision(train["precision"])
+    model = build_model(**params["model"])
+    clock = TrainingClock()
+    train_model(
+        model,
+        images=images,
+        labels=labels,
+        validation_data=None,
+        epochs=validated["best_epoch"],
+        **training_arguments(train),
+        seed=seed,
+        checkpoint_dir=None,
+        epoch_steps=validated["steps_per_epoch"],
+        schedule_epochs=train["epochs"],
+        on_epoch=clock.watch(None),
+    )
+    timing = clock.timing()
+    metrics, _ = evaluate_model(model, images=test_images, labels=test_labels)
+    return {
+        "epochs": validated["best_epoch"],
+        "steps": validated["best_epoch"] * validated["steps_per_epoch"],
+        "train_seconds": timing["train_seconds"],
+        # The first epoch's seconds include compiling the step; the rest are the step's own pace.
+        "epoch_seconds": timing["epoch_seconds"],
+        "test_accuracy": round(metrics["test_accuracy"], 4),
+        "test_loss": round(metrics["test_loss"], 4),
+    }
+
+
+def predicted_final_seconds(validated: dict) -> float:
+    """What final training should take for the validated run's steps, at that run's pace after its first epoch (which
+    compiles the step; final training loads it from the cache). The pace includes validation, which final training
+    skips, so this errs high."""
+    ends = validated["epoch_seconds"]
+    durations = [later - earlier for earlier, later in pairwise(ends)] or ends[:1]
+    return round(validated["best_epoch"] * statistics.median(durations), 1)
+
+
+def choose(candidates: list[dict], seconds_limit: float) -> dict:
+    """The candidate with the best mean validation accuracy over its seeds (the first, on a tie) among those whose
+    final training should take at most `seconds_limit`; the best of all if none should."""
+    fitting = [candidate for candidate in candidates if candidate["predicted_final_seconds"] <= seconds_limit]
+    return max(fitting or candidates, key=lambda candidate: candidate["mean_val_accuracy"])
+
+
+def gpu_driver() -> str | None:
+    """The NVIDIA driver's version, where nvidia-smi answers."""
+    try:
+        answer = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return answer.stdout.strip().splitlines()[0] if answer.returncode == 0 and answer.stdout.strip() else None
+
+
+def summarize(candidate: dict) -> None:
+    """Set the candidate's mean validation accuracy over its runs, and their spread."""
+    accuracies = [run["val_accuracy"] for run in candidate["runs"]]
+    candidate["mean_val_accuracy"] = round(sum(accuracies) / len(accuracies), 4)
+    candidate["spread"] = round(max(accuracies) - min(accuracies), 4)
+
+
+def run(recipe_name: str, changes: list[dict], seeds: list[int], budget: float, quick: bool, output: Path) -> dict:
+    """Validate the recipe and each change, choose, retrain the choice on every training image, score it; write
+    the report after every step, so that a run cut short still leaves what it measured."""
+    started = time.perf_counter()
+    recipe = load_recipes()[recipe_name]
+    base = apply_recipe(load_params(["base", "model", "train"]), recipe)
+    seed = base["base"]["seed"]
+    # Before anything starts the GPU: XLA reads its determinism flag then.
+    make_deterministic(seed)
+    # As the stages do: final training loads the step that its validation run compiled.
+    cache_compilations(paths.COMPILATION_CACHE_DIR)
+    if quick:
+        from benchmarks.recipe import quick_data
+
+        base["train"]["epochs"] = 2
+        images, labels = quick_data()
+        test_images, test_labels = images[:100], labels[:100]
+    else:
+        images, labels = load_split(paths.TRAIN_DATA)
+        test_images, test_labels = None, None  # Read only once the choice is made.
+    report = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "quick": quick,
+        "machine": machine(),
+        "gpu_driver": gpu_driver(),
+        "recipe": recipe_name,
+        "params": recipe,
+        "goal": {"test_accuracy": GOAL_ACCURACY, "final_train_seconds": GOAL_SECONDS},
+        "validation_budget_seconds": budget,
+        "candidates": [],
+    }
+    for change in [{}, *changes]:
+        params = apply_recipe(base, change)
+        label = ", ".join(f"{key}={value}" for key, value in change.items()) or "the recipe"
+        print(f"{label}, seed {seed}:", flush=True)
+        runs = [validate(images, labels, params, seed)]
+        predicted = predicted_final_seconds(runs[0])
+        report["candidates"].append(
+            {"change": change, "label": label, "predicted_final_seconds": predicted, "runs": runs}
+        )
+        summarize(report["candidates"][-1])
+        write_json(output, report)
+    ranked = sorted(report["candidates"], key=lambda candidate: -candidate["mean_val_accuracy"])
+    close = len(ranked) > 1 and ranked[0]["mean_val_accuracy"] - ranked[1]["mean_val_accuracy"] < SEED_RESOLUTION
+    if close and seeds:
+        # Each extra run takes about as long as the slowest first run; skip them if they would overrun the budget.
+        needed = 2 * len(seeds) * max(candidate["runs"][0]["train_seconds"] for candidate in ranked[:2])
+        if time.perf_counter() - started + needed <= budget:
+            for candidate in ranked[:2]:
+                for extra in seeds:
+                    print(f"{candidate['label']}, seed {extra}:", flush=True)
+                    params = apply_recipe(base, candidate["change"])
+                    candidate["runs"].append(validate(images, labels, params, extra))
+                    summarize(candidate)
+                    write_json(output, report)
+        else:
+            report["seeds_skipped"] = f"the extra seeds needed about {needed:.0f} s more than the budget left"
+    chosen = choose(report["candidates"], GOAL_SECONDS)
+    report["chosen"] = chosen["label"]
+    validated = next(run for run in chosen["runs"] if run["seed"] == seed)
+    if test_images is None:
+        test_images, test_labels = load_split(paths.TEST_DATA)
+    print(f"final training of {chosen['label']}: {validated['best_epoch']} epochs", flush=True)
+    final = final_train_and_score(
+        images, labels, test_images, test_labels, apply_recipe(base, chosen["change"]), validated
+    )
+    report["final"] = final
+    report["validation_minus_test_points"] = points(validated["val_accuracy"] - final["test_accuracy"])
+    report["goal_met"] = final["test_accuracy"] >= GOAL_ACCURACY and final["train_seconds"] <= GOAL_SECONDS
+    write_json(output, report)
+    return report
+
+
+def main() -> None:
+    """Run one recipe's validation, choice, final training and test score; write the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", help="a recipe of recipes.yaml")
+    parser.add_argument(
+        "--try",
+        dest="changes",
+        action="append",
+        default=[],
+        type=parse_change,
+        metavar="SECTION.KEY=VALUE",
+        help="a change to the recipe that validation weighs against it; repeat for more",
+    )
+    parser.add_argument("--seeds", type=int, nargs="*", default=[43, 44], help="extra seeds for a close call")
+    parser.add_argument("--budget", type=float, default=420, help="seconds for validation, extra seeds included")
+    parser.add_argument("--quick", action="store_true", help="tiny data, 2 epochs: checks that it all runs")
+    parser.add_argument("--output", type=Path, help="default: reports/recipes/<recipe>/gpu.json")
+    arguments = parser.parse_args()
+    output = output_path(
+        arguments.output, paths.REPORTS_DIR / "recipes" / arguments.recipe / "gpu.json", arguments.quick
+    )
+    report = run(arguments.recipe, arguments.changes, arguments.seeds, arguments.budget, arguments.quick, output)
+    for candidate in report["candidates"]:
+        print(f"{candidate['label']}: validation {candidate['mean_val_accuracy']} over {len(candidate['runs'])} seeds")
+    final = report["final"]
+    print(
+        f"chosen: {report['chosen']}; final training {final['train_seconds']} s, test accuracy {final['test_accuracy']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
