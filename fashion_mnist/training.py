@@ -114,6 +114,7 @@ def train_model(
     epoch_steps: int | None = None,
     schedule_epochs: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    validation_batch_size: int | None = None,
 ) -> pd.DataFrame:
     """Compile and fit `model` with `optimizer` (Adam; AdamW with `weight_decay`), resuming from `checkpoint_dir`.
 
@@ -132,6 +133,9 @@ def train_model(
     In a data-parallel run over `devices` devices and several processes, each feeds `part` (its index,
     the count) of every batch, and none passes a `checkpoint_dir`: a checkpoint that only some of them
     could read would split them.
+
+    `validation_batch_size` sets the images per validation batch (Keras's default: 32); on a GPU a larger one spares
+    most of validation's calls. The scores do not depend on it, but for the rounding of val_loss.
 
     `on_epoch` receives each epoch's history row as it ends; after a resume, the rows of the epochs
     already done come first, so that it sees the same rows as in a run that never stopped.
@@ -207,6 +211,7 @@ def train_model(
             ),
             steps_per_epoch=steps,
             validation_data=validation_data,
+            validation_batch_size=validation_batch_size,
             initial_epoch=first_epoch,
             epochs=epochs,
             shuffle=False,  # batch_stream already shuffles, reproducibly.
