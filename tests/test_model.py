@@ -69,8 +69,17 @@ def test_the_vgg_fast_model_halves_the_resolution_after_its_first_convolution():
     assert kinds.count("BatchNormalization") == 6 and "GlobalMaxPooling2D" in kinds
 
 
+def test_resnet9_adds_two_residual_blocks_and_ends_at_3x3_before_pooling():
+    model = build_model("resnet9")
+    assert model.count_params() == 6_576_458
+    additions = [layer for layer in model.layers if isinstance(layer, keras.layers.Add)]
+    assert [tuple(layer.output.shape[1:]) for layer in additions] == [(14, 14, 128), (3, 3, 512)]
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.filters for layer in convolutions] == [64, 128, 128, 128, 256, 512, 512, 512]
+
+
 def test_an_unknown_model_name_is_refused():
-    with pytest.raises(ValueError, match=r"unknown model 'resnet'; expected one of blog_cnn, vgg_bn, vgg_fast$"):
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; expected one of blog_cnn, vgg_bn, vgg_fast, resnet9$"):
         build_model("resnet")
 
 
