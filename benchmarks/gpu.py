@@ -225,7 +225,7 @@ def run(recipe_name: str, changes: list[dict], seeds: list[int], budget: float, 
                     summarize(candidate)
                     write_json(output, report)
         else:
-            report["seeds_skipped"] = f"the extra seeds needed about {needed:.0f} s more than the budget left"
+            report["seeds_skipped"] = f"the extra seeds would have taken about {needed:.0f} s, past the budget"
     chosen = choose(report["candidates"], GOAL_SECONDS)
     report["chosen"] = chosen["label"]
     validated = next(run for run in chosen["runs"] if run["seed"] == seed)
