@@ -201,6 +201,38 @@ def test_the_gpu_goal_is_reached_only_with_the_accuracy_within_30_seconds_of_ret
         assert f"**the goal of 0.95 within 30 s of training is {verdict}.**" in text
 
 
+def test_the_gpu_recipes_goal_is_reached_only_with_the_accuracy_within_30_seconds_of_final_training(project: Path):
+    path = project / "reports/recipes/gpu/gpu.json"
+    report = json.loads(path.read_text())
+    for seconds, accuracy, verdict in [
+        (29.5, 0.9501, "is reached**"),
+        (30.5, 0.9501, "is not reached**, 0.5 s over"),
+        (29.5, 0.9499, "is not reached**, 0.01 points short"),
+        (31.0, 0.9480, "is not reached**, 0.20 points short, 1.0 s over"),
+    ]:
+        report["final"] |= {"train_seconds": seconds, "test_accuracy": accuracy}
+        path.write_text(json.dumps(report))
+        reports = render_readme.load_reports(project)
+        assert f"**the goal of 0.95 within 30 s {verdict}." in render_readme.gpu_recipe(reports)
+        assert f"| **{accuracy:.4f}** | train " in render_readme.results(reports)
+    path.unlink()
+    reports = render_readme.load_reports(project)
+    assert render_readme.gpu_recipe(reports) == "No committed GPU run of the `gpu` recipe yet."
+    assert "the `gpu` recipe" not in render_readme.results(reports)
+
+
+def test_a_close_call_between_the_gpu_candidates_is_said_to_be_within_their_spreads(project: Path):
+    path = project / "reports/recipes/gpu/gpu.json"
+    report = json.loads(path.read_text())
+    assert "less than either spread: the seeds cannot tell them apart" in render_readme.gpu_recipe(
+        render_readme.load_reports(project)
+    )
+    ranked = sorted(report["candidates"], key=lambda candidate: -candidate["mean_val_accuracy"])
+    ranked[0]["mean_val_accuracy"] = ranked[1]["mean_val_accuracy"] + 0.01
+    path.write_text(json.dumps(report))
+    assert "cannot tell them apart" not in render_readme.gpu_recipe(render_readme.load_reports(project))
+
+
 def test_the_accurate_recipe_in_float32_is_rendered_once_its_run_is_committed(project: Path):
     runs = project / "reports/recipes/accurate"
     float32 = runs / "float32"
