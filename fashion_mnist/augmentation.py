@@ -25,6 +25,18 @@ def shift_and_flip(images: np.ndarray, random: np.random.Generator, max_shift: i
     return padded[np.arange(count)[:, None, None], rows[:, :, None], columns[:, None, :]]
 
 
+def in_rectangles(erased, tops, lefts, heights, widths, rows, columns):
+    """Which pixels of each image lie in its rectangle, for the images `erased` marks: (image, row, column) masks
+    from each image's rectangle and the images' row and column numbers. NumPy arrays and tensors alike."""
+    return (
+        erased[:, None, None]
+        & (rows[None, :, None] >= tops[:, None, None])
+        & (rows[None, :, None] < (tops + heights)[:, None, None])
+        & (columns[None, None, :] >= lefts[:, None, None])
+        & (columns[None, None, :] < (lefts + widths)[:, None, None])
+    )
+
+
 def erase_randomly(images: np.ndarray, random: np.random.Generator, probability: float) -> np.ndarray:
     """Replace one random rectangle of each image, with `probability`, by uniform noise over 0-255.
 
@@ -40,14 +52,8 @@ def erase_randomly(images: np.ndarray, random: np.random.Generator, probability:
     rectangle_widths = np.clip(np.rint(np.sqrt(area / aspect)), 1, width).astype(int)
     tops = random.integers(0, height - rectangle_heights + 1)
     lefts = random.integers(0, width - rectangle_widths + 1)
-    rows = np.arange(height)[None, :, None]
-    columns = np.arange(width)[None, None, :]
-    inside = (
-        erased[:, None, None]
-        & (rows >= tops[:, None, None])
-        & (rows < (tops + rectangle_heights)[:, None, None])
-        & (columns >= lefts[:, None, None])
-        & (columns < (lefts + rectangle_widths)[:, None, None])
+    inside = in_rectangles(
+        erased, tops, lefts, rectangle_heights, rectangle_widths, np.arange(height), np.arange(width)
     )
     noise = random.integers(0, 256, size=images.shape, dtype=np.int64).astype(images.dtype)
     return np.where(inside[..., None], noise, images)
@@ -89,15 +95,8 @@ def erase_randomly_in_step(images, seed: keras.random.SeedGenerator, probability
     rectangle_widths = ops.clip(ops.round(ops.sqrt(area / aspect)), 1, width)
     tops = ops.floor(keras.random.uniform((count,), seed=seed) * (height - rectangle_heights + 1))
     lefts = ops.floor(keras.random.uniform((count,), seed=seed) * (width - rectangle_widths + 1))
-    rows = ops.arange(height, dtype="float32")[None, :, None]
-    columns = ops.arange(width, dtype="float32")[None, None, :]
-    inside = (
-        erased[:, None, None]
-        & (rows >= tops[:, None, None])
-        & (rows < (tops + rectangle_heights)[:, None, None])
-        & (columns >= lefts[:, None, None])
-        & (columns < (lefts + rectangle_widths)[:, None, None])
-    )
+    rows, columns = ops.arange(height, dtype="float32"), ops.arange(width, dtype="float32")
+    inside = in_rectangles(erased, tops, lefts, rectangle_heights, rectangle_widths, rows, columns)
     noise = ops.cast(ops.floor(keras.random.uniform(ops.shape(images), 0, 256, seed=seed)), images.dtype)
     return ops.where(inside[..., None], noise, images)
 

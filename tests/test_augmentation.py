@@ -28,8 +28,9 @@ def erased_masks(images: np.ndarray, probability: float, seed: int = 0) -> np.nd
     return erased[..., 0] != images[..., 0]
 
 
-def test_random_erasing_replaces_one_rectangle_of_the_chosen_share_of_images(images):
-    masks = erased_masks(images, probability=0.5)
+def assert_one_rectangle_in_about_half(masks: np.ndarray) -> None:
+    """Check erasing's (image, row, column) masks, drawn with probability 0.5 for 400 images: about half the images
+    have one filled rectangle of at most ERASED_AREA's share erased, the rest nothing."""
     touched = masks.any(axis=(1, 2))
     # 400 draws at 0.5: 200 expected, and 160 to 240 holds with overwhelming probability.
     assert 160 <= touched.sum() <= 240
@@ -39,6 +40,10 @@ def test_random_erasing_replaces_one_rectangle_of_the_chosen_share_of_images(ima
         # Noise equals the old value one time in 256, so the rectangle is nearly, not entirely, changed.
         assert box.mean() > 0.9, "the erased pixels form one filled rectangle"
         assert box.size <= ERASED_AREA[1] * 28 * 28 + 28, "at most 40% of the image, give or take rounding"
+
+
+def test_random_erasing_replaces_one_rectangle_of_the_chosen_share_of_images(images):
+    assert_one_rectangle_in_about_half(erased_masks(images, probability=0.5))
 
 
 def test_random_erasing_is_drawn_from_the_generator_alone_and_leaves_its_input_untouched(images):
@@ -112,14 +117,7 @@ def test_the_in_step_random_erasing_replaces_one_rectangle_of_the_chosen_share_o
 
     assert not masks(0.0).any()
     assert masks(1.0).any(axis=(1, 2)).all()
-    erased = masks(0.5)
-    touched = erased.any(axis=(1, 2))
-    assert 160 <= touched.sum() <= 240
-    for mask in erased[touched]:
-        rows, columns = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-        box = mask[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-        assert box.mean() > 0.9, "the erased pixels form one filled rectangle"
-        assert box.size <= ERASED_AREA[1] * 28 * 28 + 28, "at most 40% of the image, give or take rounding"
+    assert_one_rectangle_in_about_half(masks(0.5))
 
 
 def test_augmenting_in_the_step_touches_training_alone():
