@@ -832,11 +832,7 @@ def gpu_recipe(reports: dict) -> str:
     verdict = (
         f"**the goal of {GPU_ACCURACY_GOAL} within {GPU_SECONDS_GOAL} s is {'reached' if met else 'not reached'}**"
         + (f", {short:.2f} points short" if short > 0 else "")
-        + (
-            f", and {final['train_seconds'] - GPU_SECONDS_GOAL:.1f} s over"
-            if final["train_seconds"] > GPU_SECONDS_GOAL
-            else ""
-        )
+        + (f", {over:.1f} s over" if (over := final["train_seconds"] - GPU_SECONDS_GOAL) > 0 else "")
     )
     ends = final["epoch_seconds"]
     pace = (ends[-1] - ends[0]) / max(len(ends) - 1, 1)
