@@ -135,7 +135,8 @@ def train_model(
     could read would split them.
 
     `validation_batch_size` sets the images per validation batch (Keras's default: 32); on a GPU a larger one spares
-    most of validation's calls. The scores do not depend on it, but for the rounding of val_loss.
+    most of validation's calls. Training does not depend on it, but validation's scores can move a little: batches of
+    another size may compute in another order (in bfloat16 on a GPU, a prediction or two of 12,000 changed).
 
     `on_epoch` receives each epoch's history row as it ends; after a resume, the rows of the epochs
     already done come first, so that it sees the same rows as in a run that never stopped.
