@@ -766,6 +766,11 @@ def gpu(reports: dict) -> str:
     return "\n".join(lines)
 
 
+def epoch_pace(ends: list[float]) -> float:
+    """The median seconds of an epoch after the first (which compiles or loads the step), from their end times."""
+    return statistics.median([later - earlier for earlier, later in pairwise(ends)] or ends[:1])
+
+
 def gpu_label(label: str) -> str:
     """A GPU candidate's name as the README writes it: a change as code, the recipe as words."""
     return label if label == "the recipe" else f"`{label}`"
@@ -834,10 +839,10 @@ def gpu_recipe(reports: dict) -> str:
         + (f", {short:.2f} points short" if short > 0 else "")
         + (f", {over:.1f} s over" if (over := final["train_seconds"] - GPU_SECONDS_GOAL) > 0 else "")
     )
-    ends = final["epoch_seconds"]
-    pace = (ends[-1] - ends[0]) / max(len(ends) - 1, 1)
+    pace = epoch_pace(final["epoch_seconds"])
     lines = [
-        f"One run of `python -m benchmarks.gpu gpu {tries}` on an {machine['gpus'][0]} (driver "
+        f"One run of `python -m benchmarks.gpu gpu {tries} --budget {report['validation_budget_seconds']:.0f}` "
+        f"on an {machine['gpus'][0]} (driver "
         f"{report['gpu_driver']}), Keras {machine['keras']} on JAX {machine['jax']}, {report['date']} "
         "([`reports/recipes/gpu/gpu.json`](reports/recipes/gpu/gpu.json)). Validation accuracy, seed 42 first; "
         "where the two best were less than 0.2 points apart, both ran with two more seeds:",
@@ -849,18 +854,21 @@ def gpu_recipe(reports: dict) -> str:
         f"Validation chose **{gpu_label(report['chosen'])}**.{decided} Final training repeated its "
         f"{final['steps']:,} steps on all the training images in **{final['train_seconds']} s** (the first epoch, "
         f"which loads the step that validation compiled, {final['epoch_seconds'][0]} s; each further one about "
-        f"{pace:.2f} s), and "
+        f"{pace:.2f} s, the median), and "
         f"the test set, read once, scored **{final['test_accuracy']:.4f}**: {verdict}. The chosen run's validation "
         f"accuracy is {report['validation_minus_test_points']:.2f} points above its test score.",
     ]
     if first:
         first_final = first["final"]
+        _, first_validated = gpu_chosen(first)
         longest = max(first["candidates"], key=lambda candidate: candidate["mean_val_accuracy"])
         lines += [
             "",
             "An earlier run ([`first-run.json`](reports/recipes/gpu/first-run.json)) validated in Keras's batches of "
-            "32, which took most of each epoch's seconds; its prediction of final training counted them, so only "
-            f"{gpu_label(first['chosen'])} fitted: test accuracy {first_final['test_accuracy']:.4f} after "
+            f"32: its epochs took {epoch_pace(first_validated['epoch_seconds']):.2f} s, against "
+            f"{epoch_pace(first_final['epoch_seconds']):.2f} s for its final training's without validation. Its "
+            f"prediction of final training counted them, so only {gpu_label(first['chosen'])} fitted: test accuracy "
+            f"{first_final['test_accuracy']:.4f} after "
             f"{first_final['train_seconds']} s. Its best validation accuracy, {longest['mean_val_accuracy']:.4f} with "
             f"{gpu_label(longest['label'])}, came from a run whose final training would take about "
             f"{longest['predicted_final_seconds']} s by that measure.",
