@@ -32,6 +32,7 @@ from fashion_mnist import paths
 from fashion_mnist.backend import cache_compilations, make_deterministic, set_precision
 from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.dataset import load_split, validation_split
+from fashion_mnist.errors import ParamsError, PipelineError
 from fashion_mnist.evaluation import evaluate_model
 from fashion_mnist.files import write_json
 from fashion_mnist.history import summarize_history
@@ -242,16 +243,15 @@ def run(recipe_name: str, changes: list[dict], seeds: list[int], budget: float, 
     return report
 
 
-def main() -> None:
+def main(arguments: list[str] | None = None) -> None:
     """Run one recipe's validation, choice, final training and test score; write the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.splitlines()[0])
     parser.add_argument("recipe", help="a recipe of recipes.yaml")
     parser.add_argument(
         "--try",
         dest="changes",
         action="append",
         default=[],
-        type=parse_change,
         metavar="SECTION.KEY=VALUE",
         help="a change to the recipe that validation weighs against it; repeat for more",
     )
@@ -259,11 +259,18 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=420, help="seconds for validation, extra seeds included")
     parser.add_argument("--quick", action="store_true", help="tiny data, 2 epochs: checks that it all runs")
     parser.add_argument("--output", type=Path, help="default: reports/recipes/<recipe>/gpu.json")
-    arguments = parser.parse_args()
-    output = output_path(
-        arguments.output, paths.REPORTS_DIR / "recipes" / arguments.recipe / "gpu.json", arguments.quick
-    )
-    report = run(arguments.recipe, arguments.changes, arguments.seeds, arguments.budget, arguments.quick, output)
+    arguments = parser.parse_args(arguments)
+    try:
+        recipes = load_recipes()
+        if arguments.recipe not in recipes:
+            raise ParamsError(f"no recipe {arguments.recipe!r} in recipes.yaml; it has {', '.join(recipes)}")
+        changes = [parse_change(change) for change in arguments.changes]
+        output = output_path(
+            arguments.output, paths.REPORTS_DIR / "recipes" / arguments.recipe / "gpu.json", arguments.quick
+        )
+        report = run(arguments.recipe, changes, arguments.seeds, arguments.budget, arguments.quick, output)
+    except PipelineError as error:
+        raise SystemExit(f"benchmarks.gpu: {error}") from None
     for candidate in report["candidates"]:
         print(f"{candidate['label']}: validation {candidate['mean_val_accuracy']} over {len(candidate['runs'])} seeds")
     final = report["final"]

@@ -1,6 +1,7 @@
 """The GPU benchmark's decisions: validation chooses among the candidates whose final training should fit the goal's
 seconds, a close call gets more seeds, and the test set is read only once the choice is made."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,25 @@ def test_extra_seeds_that_would_overrun_the_budget_are_skipped_and_said(scripted
     report = run(output, seeds=[43, 44], budget=10)
     assert len([call for call in calls if call[0] == "validate"]) == 2
     assert report["seeds_skipped"] == "the extra seeds would have taken about 28 s, past the budget"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["nonexistent"], "benchmarks.gpu: no recipe 'nonexistent' in recipes.yaml; it has fast, accurate, gpu"),
+        (["gpu", "--try", "train.epochs"], "benchmarks.gpu: change 'train.epochs': expected section.key=value"),
+        (["gpu", "--try", "train.epochs=0"], "benchmarks.gpu: change 'train.epochs=0' sets train.epochs to 0"),
+    ],
+)
+def test_a_bad_recipe_or_change_stops_with_its_name(monkeypatch, arguments: list[str], message: str):
+    monkeypatch.chdir(REPOSITORY)
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        gpu.main(arguments)
+
+
+def test_missing_prepared_data_stops_with_the_files_name(monkeypatch, tmp_path: Path):
+    for name in ("params.yaml", "recipes.yaml"):
+        (tmp_path / name).write_text((REPOSITORY / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"benchmarks.gpu: data/prepared/train.npz: file not found"):
+        gpu.main(["gpu", "--output", str(tmp_path / "gpu.json")])
