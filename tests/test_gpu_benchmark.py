@@ -149,3 +149,13 @@ def test_missing_prepared_data_stops_with_the_files_name(monkeypatch, tmp_path: 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match=r"benchmarks.gpu: data/prepared/train.npz: file not found"):
         gpu.main(["gpu", "--output", str(tmp_path / "gpu.json")])
+
+
+def test_the_close_call_that_gets_seeds_is_among_the_candidates_that_fit(scripted, monkeypatch):
+    calls, accuracies, output = scripted
+    # Erasing validates best but should take too long; the recipe alone fits, so no close call needs seeds.
+    accuracies.update({("recipe", 42): 0.9530, ("random_erasing", 42): 0.9540})
+    monkeypatch.setattr(gpu, "predicted_final_seconds", lambda run: 40.0 if run["val_accuracy"] == 0.9540 else 20.0)
+    report = run(output, seeds=[43, 44])
+    assert len([call for call in calls if call[0] == "validate"]) == 2
+    assert report["chosen"] == "the recipe"
