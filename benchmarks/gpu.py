@@ -2,6 +2,7 @@
 
     KERAS_BACKEND=jax python -m benchmarks.gpu gpu --try train.random_erasing=0.25   # on the GPU machine
     KERAS_BACKEND=jax python -m benchmarks.gpu gpu --quick                            # tiny data, to check that it runs
+    python -m benchmarks.gpu gpu --draw                                                # redraw the figure only
 
 A GPU machine may have no DVC, so this runs the stages' own functions in their order, on the prepared data:
 - the train stage's path (train_model, validating on the stage's 20%) for the recipe of recipes.yaml and for the
@@ -13,11 +14,13 @@ A GPU machine may have no DVC, so this runs the stages' own functions in their o
 
 The report (reports/recipes/<recipe>/gpu.json, or --output; under reports/quick/ in quick mode) holds the machine,
 every validation run with its epochs' seconds, the choice, final training's seconds, and the test score.
-`--budget` bounds the seconds spent on validation: extra seeds that would overrun it are skipped, and the report
-says so.
+The figure (docs/gpu_recipe.png; under reports/quick/ in quick mode) draws each candidate's validation accuracy by
+epoch, and the goal. `--budget` bounds the seconds spent on validation: extra seeds that would overrun it are
+skipped, and the report says so.
 """
 
 import argparse
+import json
 import statistics
 import subprocess
 import time
@@ -26,6 +29,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from benchmarks.machine import machine
 from benchmarks.outputs import output_path
 from benchmarks.trial import parse_change, points
@@ -33,7 +38,7 @@ from fashion_mnist import paths
 from fashion_mnist.backend import cache_compilations, make_deterministic, set_precision
 from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.dataset import load_split, validation_split
-from fashion_mnist.errors import ParamsError, PipelineError
+from fashion_mnist.errors import DataError, ParamsError, PipelineError
 from fashion_mnist.evaluation import evaluate_model
 from fashion_mnist.files import write_json
 from fashion_mnist.history import summarize_history
@@ -45,6 +50,7 @@ from fashion_mnist.training import train_model
 
 # The goal of the fast-training issue on a GPU: this test accuracy within this many seconds of final training.
 GOAL_ACCURACY, GOAL_SECONDS = 0.95, 30
+FIGURE = Path("docs/gpu_recipe.png")
 # Below this difference in validation accuracy, one seed cannot tell two choices apart.
 SEED_RESOLUTION = 0.002
 
@@ -250,6 +256,28 @@ def run(recipe_name: str, changes: list[dict], seeds: list[int], budget: float, 
     return report
 
 
+def draw(report: dict) -> Figure:
+    """Validation accuracy at each epoch's end for each candidate's first run, and the goal's accuracy. By epoch, not
+    by second: a first epoch that compiles the step and one that loads it from the cache differ by seconds."""
+    figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+    axes = figure.subplots()
+    for candidate in report["candidates"]:
+        run = candidate["runs"][0]
+        chosen = " (chosen)" if candidate["label"] == report.get("chosen") else ""
+        label = f"{candidate['label']}, seed {run['seed']}: best {run['val_accuracy']:.4f}{chosen}"
+        epochs = range(1, len(run["epoch_val_accuracy"]) + 1)
+        axes.plot(epochs, run["epoch_val_accuracy"], marker="o", markersize=3, label=label)
+    axes.axhline(GOAL_ACCURACY, color="gray", linestyle="--", linewidth=1)
+    axes.set_xlabel(f"epoch ({report['candidates'][0]['runs'][0]['steps_per_epoch']} steps)")
+    axes.set_ylabel("validation accuracy")
+    axes.set_ylim(0.90, 0.96)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    gpu = report["machine"]["gpus"][0] if report["machine"]["gpus"] else report["machine"]["cpu"]
+    axes.set_title(f"The {report['recipe']} recipe's candidates on an {gpu}: validation accuracy", fontsize=9)
+    return figure
+
+
 def main(arguments: list[str] | None = None) -> None:
     """Run one recipe's validation, choice, final training and test score; write the report."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.splitlines()[0])
@@ -266,7 +294,10 @@ def main(arguments: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=420, help="seconds for validation, extra seeds included")
     parser.add_argument("--quick", action="store_true", help="tiny data, 2 epochs: checks that it all runs")
     parser.add_argument("--output", type=Path, help="default: reports/recipes/<recipe>/gpu.json")
+    parser.add_argument("--figure", type=Path, help="default: docs/gpu_recipe.png; --quick: reports/quick/")
+    parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
     arguments = parser.parse_args(arguments)
+    figure = output_path(arguments.figure, FIGURE, arguments.quick)
     try:
         recipes = load_recipes()
         if arguments.recipe not in recipes:
@@ -275,9 +306,16 @@ def main(arguments: list[str] | None = None) -> None:
         output = output_path(
             arguments.output, paths.REPORTS_DIR / "recipes" / arguments.recipe / "gpu.json", arguments.quick
         )
+        if arguments.draw:
+            if not output.exists():
+                raise DataError(f"{output}: no report to draw: run the benchmark first")
+            draw(json.loads(output.read_text())).savefig(figure, dpi=110)
+            return
         report = run(arguments.recipe, changes, arguments.seeds, arguments.budget, arguments.quick, output)
     except PipelineError as error:
         raise SystemExit(f"benchmarks.gpu: {error}") from None
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    draw(report).savefig(figure, dpi=110)
     for candidate in report["candidates"]:
         print(f"{candidate['label']}: validation {candidate['mean_val_accuracy']} over {len(candidate['runs'])} seeds")
     final = report["final"]

@@ -159,3 +159,13 @@ def test_the_close_call_that_gets_seeds_is_among_the_candidates_that_fit(scripte
     report = run(output, seeds=[43, 44])
     assert len([call for call in calls if call[0] == "validate"]) == 2
     assert report["chosen"] == "the recipe"
+
+
+def test_the_figure_is_redrawn_from_the_committed_report_and_a_missing_report_is_named(monkeypatch, tmp_path: Path):
+    monkeypatch.chdir(REPOSITORY)
+    figure = tmp_path / "gpu_recipe.png"
+    gpu.main(["gpu", "--draw", "--figure", str(figure)])
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    missing = tmp_path / "missing.json"
+    with pytest.raises(SystemExit, match=re.escape(f"benchmarks.gpu: {missing}: no report to draw")):
+        gpu.main(["gpu", "--draw", "--output", str(missing), "--figure", str(figure)])
