@@ -790,7 +790,7 @@ def gpu_recipe_row(reports: dict) -> list[str]:
     report = reports["gpu_recipe"]
     if not report:
         return []
-    chosen, run = gpu_chosen(report)
+    _, run = gpu_chosen(report)
     final = report["final"]
     return [
         f"| the `gpu` recipe, {gpu_label(report['chosen'])} (`{report['params']['model.name']}`), on an "
@@ -818,7 +818,6 @@ def gpu_recipe(reports: dict) -> str:
     if not report:
         return "No committed GPU run of the `gpu` recipe yet."
     machine, final = report["machine"], report["final"]
-    chosen, _ = gpu_chosen(report)
     ranked = sorted(report["candidates"], key=lambda candidate: -candidate["mean_val_accuracy"])
     margin = (ranked[0]["mean_val_accuracy"] - ranked[1]["mean_val_accuracy"]) * 100 if len(ranked) > 1 else None
     seeded = [candidate for candidate in ranked[:2] if len(candidate["runs"]) > 1]
