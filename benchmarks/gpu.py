@@ -27,7 +27,6 @@ import time
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -46,29 +45,13 @@ from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
 from fashion_mnist.recipes import apply_recipe, load_recipes
 from fashion_mnist.stage import TrainingClock
-from fashion_mnist.training import train_model
+from fashion_mnist.training import train_model, training_arguments
 
 # The goal of the fast-training issue on a GPU: this test accuracy within this many seconds of final training.
 GOAL_ACCURACY, GOAL_SECONDS = 0.95, 30
 FIGURE = Path("docs/gpu_recipe.png")
 # Below this difference in validation accuracy, one seed cannot tell two choices apart.
 SEED_RESOLUTION = 0.002
-
-
-def training_arguments(train: dict[str, Any]) -> dict[str, Any]:
-    """train_model's keyword arguments from a `train` params section, as the training stages pass them."""
-    return {
-        "batch_size": train["batch_size"],
-        "learning_rate": train["learning_rate"],
-        "optimizer": train["optimizer"],
-        "schedule": train["schedule"],
-        "weight_decay": train["weight_decay"] or None,
-        "label_smoothing": train["label_smoothing"],
-        "ema_momentum": train["ema_momentum"],
-        "augment": train["augment"],
-        "random_erasing": train["random_erasing"],
-        "augment_on": train["augment_on"],
-    }
 
 
 def validate(images, labels, params: dict, seed: int) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks.machine import machine
 from benchmarks.outputs import output_path
-from benchmarks.recipe import quick_data, training_settings
+from benchmarks.recipe import quick_data
 from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.batches import steps_per_epoch
@@ -30,7 +30,7 @@ from fashion_mnist.files import write_json
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
 from fashion_mnist.recipes import apply_recipe, load_recipes
-from fashion_mnist.training import train_model
+from fashion_mnist.training import train_model, training_arguments
 
 STEPS = 60
 ROUNDS = 3
@@ -54,8 +54,7 @@ def seconds_per_step(
         labels=labels,
         validation_data=None,
         epochs=2,
-        batch_size=train["batch_size"],
-        **training_settings(train),
+        **training_arguments(train),
         seed=seed,
         checkpoint_dir=None,
         epoch_steps=steps,

@@ -35,6 +35,7 @@ from fashion_mnist.dataset import load_split
 from fashion_mnist.files import write_json
 from fashion_mnist.params import load_params
 from fashion_mnist.recipes import apply_recipe, load_recipes
+from fashion_mnist.training import training_arguments
 
 TARGET = 0.92
 # The most epochs the blog's loop and the stage's default get to reach TARGET: three times what the stage's
@@ -49,19 +50,6 @@ def quick_data() -> tuple:
 
     labels = balanced_labels(60, seed=0)
     return make_images(labels, seed=1), labels
-
-
-def training_settings(params: dict) -> dict:
-    """train_model's keyword arguments for the `train` section of params."""
-    return {
-        "learning_rate": params["learning_rate"],
-        "optimizer": params["optimizer"],
-        "schedule": params["schedule"],
-        "weight_decay": params["weight_decay"] or None,
-        "label_smoothing": params["label_smoothing"],
-        "ema_momentum": params["ema_momentum"],
-        "augment": params["augment"],
-    }
 
 
 def train_with(
@@ -84,8 +72,7 @@ def train_with(
         variant=variant,
         precision=settings["precision"],
         epochs=epochs,
-        recipe=training_settings(settings),
-        batch_size=settings["batch_size"],
+        recipe=training_arguments(settings),
         target=target,
         seed=seed,
         test_time_augmentation=test_time_augmentation,

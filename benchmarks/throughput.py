@@ -27,9 +27,16 @@ from fashion_mnist.training import train_model
 SEED = 42
 BATCH_SIZE = 128
 VALIDATION_FRACTION = 0.2
-# The train stage's shipped recipe (params.yaml), and the vgg_bn recipe of the README's results table.
-SHIPPED_RECIPE = {"learning_rate": 0.001, "schedule": "constant", "weight_decay": None, "augment": False}
-STRONG_RECIPE = {"learning_rate": 0.002, "schedule": "cosine", "weight_decay": 0.05, "augment": True}
+# train_model's arguments for the train stage's shipped recipe (params.yaml), and for the vgg_bn recipe of the
+# README's results table.
+SHIPPED_RECIPE = {
+    "batch_size": BATCH_SIZE,
+    "learning_rate": 0.001,
+    "schedule": "constant",
+    "weight_decay": None,
+    "augment": False,
+}
+STRONG_RECIPE = SHIPPED_RECIPE | {"learning_rate": 0.002, "schedule": "cosine", "weight_decay": 0.05, "augment": True}
 
 
 @dataclass
@@ -119,10 +126,10 @@ def stage_loop(
     test_time_augmentation: str = "none",
     recipe: dict = SHIPPED_RECIPE,
     target: float | None = None,
-    batch_size: int = BATCH_SIZE,
     seed: int = SEED,
 ) -> EpochTimes:
-    """Train as the train stage does, with `train_model`; with `target`, stop once val_accuracy reaches it."""
+    """Train as the train stage does, with `train_model` and `recipe`, its keyword arguments from a `train` params
+    section (training_arguments); with `target`, stop once val_accuracy reaches it."""
     make_deterministic(seed)
     set_precision(precision)
     # The validation images are those of the stage, whatever the seed of the run.
@@ -130,24 +137,17 @@ def stage_loop(
     model = build_model(model_name, test_time_augmentation=test_time_augmentation)
     with tempfile.TemporaryDirectory(prefix="benchmark-checkpoint-") as checkpoint_dir:
         times = EpochTimes(variant)
-
-        def on_epoch(row: dict) -> None:
-            times.record(row)
-            if target is not None and row["val_accuracy"] >= target:
-                # fit reads the flag once the epoch's callbacks, train_model's checkpoint among them, are done.
-                model.stop_training = True
-
         train_model(
             model,
             images=x_train,
             labels=y_train,
             validation_data=validation,
             epochs=epochs,
-            batch_size=batch_size,
             **recipe,
             seed=seed,
             checkpoint_dir=Path(checkpoint_dir),
-            on_epoch=on_epoch,
+            on_epoch=times.record,
+            stop_when=lambda row: target is not None and row["val_accuracy"] >= target,
         )
     return times
 

@@ -22,7 +22,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
     The weights go to new files first; `state.json`, written last and atomically, names them and the
     epoch. A run killed at any moment leaves the previous complete state. Without a directory (a run
     over several processes, which never resumes) it keeps the best epoch's weights in memory instead.
-    Each new history row also goes to `on_epoch`, once it is recorded.
+    Each new history row also goes to `on_epoch`, once it is recorded, and training stops after a row that makes
+    `stop_when` true. The flag is set on the model that `fit` trains, a wrapper's (AugmentInStep) included.
     """
 
     def __init__(
@@ -32,10 +33,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
         history: list[dict],
         patience: int | None,
         on_epoch: Callable[[dict], None] | None = None,
+        stop_when: Callable[[dict], bool] | None = None,
     ):
         super().__init__()
         self.directory = Path(directory) if directory else None
         self.identity, self.history, self.patience, self.on_epoch = identity, history, patience, on_epoch
+        self.stop_when = stop_when
         self.best_weights = None  # The best epoch's weights, when it happened in this process's run.
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -50,6 +53,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.best_weights = self.model.get_weights()
         if patience_ran_out(self.history, self.patience):
             print(f"Stopping early: no better val_accuracy for {self.patience} epochs.")
+            self.model.stop_training = True
+        if self.stop_when and self.stop_when(self.history[-1]):
             self.model.stop_training = True
 
     def save(self, epoch: int) -> None:

@@ -3,6 +3,7 @@
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -89,6 +90,23 @@ class ReseedRandomLayers(keras.callbacks.Callback):
             state.assign(np.array([derived, 0]).astype(state.dtype))
 
 
+def training_arguments(train: dict[str, Any]) -> dict[str, Any]:
+    """train_model's keyword arguments that a `train` params section sets, whichever run passes them: both training
+    stages, and the benchmarks that follow their path. Epochs and early stopping are each caller's own."""
+    return {
+        "batch_size": train["batch_size"],
+        "learning_rate": train["learning_rate"],
+        "optimizer": train["optimizer"],
+        "schedule": train["schedule"],
+        "weight_decay": train["weight_decay"] or None,
+        "label_smoothing": train["label_smoothing"],
+        "ema_momentum": train["ema_momentum"],
+        "augment": train["augment"],
+        "random_erasing": train["random_erasing"],
+        "augment_on": train["augment_on"],
+    }
+
+
 def train_model(
     model: keras.Model,
     *,
@@ -114,6 +132,7 @@ def train_model(
     epoch_steps: int | None = None,
     schedule_epochs: int | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    stop_when: Callable[[dict], bool] | None = None,
     validation_batch_size: int | None = None,
 ) -> pd.DataFrame:
     """Compile and fit `model` with `optimizer` (Adam; AdamW with `weight_decay`), resuming from `checkpoint_dir`.
@@ -139,7 +158,8 @@ def train_model(
     another size may compute in another order (in bfloat16 on a GPU, a prediction or two of 12,000 changed).
 
     `on_epoch` receives each epoch's history row as it ends; after a resume, the rows of the epochs
-    already done come first, so that it sees the same rows as in a run that never stopped.
+    already done come first, so that it sees the same rows as in a run that never stopped. Training stops after
+    the first epoch whose row makes `stop_when` true, once that epoch's checkpoint is written.
     """
     if augment_on not in AUGMENT_ON:
         raise ValueError(f"unknown augment_on {augment_on!r}; expected one of {', '.join(AUGMENT_ON)}")
@@ -195,7 +215,7 @@ def train_model(
     if on_epoch:
         for row in history:
             on_epoch(row)
-    checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience, on_epoch)
+    checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience, on_epoch, stop_when)
     if first_epoch < epochs and not patience_ran_out(history, early_stopping_patience):
         trained.fit(
             batch_stream(

@@ -15,7 +15,7 @@ from fashion_mnist.params import load_params
 from fashion_mnist.progress import epoch_logger
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import TrainingClock, check_backend, refuse_inside_experiment, run_stage
-from fashion_mnist.training import train_model
+from fashion_mnist.training import train_model, training_arguments
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "final-train"
 
@@ -51,16 +51,7 @@ def main() -> None:
             labels=labels,
             validation_data=None,  # Every training image trains; the test set is scored by final-evaluate, once.
             epochs=epochs,
-            batch_size=train["batch_size"],
-            learning_rate=train["learning_rate"],
-            optimizer=train["optimizer"],
-            schedule=train["schedule"],
-            weight_decay=train["weight_decay"] or None,
-            label_smoothing=train["label_smoothing"],
-            ema_momentum=train["ema_momentum"],
-            augment=train["augment"],
-            random_erasing=train["random_erasing"],
-            augment_on=train["augment_on"],
+            **training_arguments(train),
             seed=seed,
             checkpoint_dir=CHECKPOINT_DIR,
             epoch_steps=epoch_steps,

@@ -20,7 +20,7 @@ from fashion_mnist.params import load_params
 from fashion_mnist.progress import epoch_logger
 from fashion_mnist.saving import save_model
 from fashion_mnist.stage import TrainingClock, check_backend, run_stage
-from fashion_mnist.training import train_model
+from fashion_mnist.training import train_model, training_arguments
 
 CHECKPOINT_DIR = paths.CHECKPOINTS_DIR / "train"
 
@@ -56,16 +56,7 @@ def main() -> None:
             labels=y_train,
             validation_data=(x_validation, y_validation),
             epochs=train["epochs"],
-            batch_size=train["batch_size"],
-            learning_rate=train["learning_rate"],
-            optimizer=train["optimizer"],
-            schedule=train["schedule"],
-            weight_decay=train["weight_decay"] or None,
-            label_smoothing=train["label_smoothing"],
-            ema_momentum=train["ema_momentum"],
-            augment=train["augment"],
-            random_erasing=train["random_erasing"],
-            augment_on=train["augment_on"],
+            **training_arguments(train),
             early_stopping_patience=train["early_stopping_patience"],
             seed=seed,
             # Processes start together from epoch 1: a checkpoint only some of them could see would split them.

@@ -13,9 +13,9 @@ from fashion_mnist.backend import make_deterministic, resolve_precision, set_pre
 from fashion_mnist.batches import epoch_batches
 from fashion_mnist.checkpoint import STATE_FILE
 from fashion_mnist.model import build_model
-from fashion_mnist.params import PRECISIONS, SCHEDULES
+from fashion_mnist.params import PRECISIONS, SCHEDULES, load_params
 from fashion_mnist.schedule import learning_rate_schedule
-from fashion_mnist.training import train_model
+from fashion_mnist.training import train_model, training_arguments
 from tests.synthetic import balanced_labels, make_images
 
 EPOCHS = 4
@@ -124,6 +124,26 @@ def test_augmenting_in_the_step_trains_the_model_itself_with_its_own_draws(data,
     assert_same_weights(step_model, again_model)
     plain = fit(data, tmp_path / "plain", model="vgg_bn", augment_on="device")[1]
     assert not plain.equals(step_history), "without augment, nothing is augmented in the step either"
+
+
+@pytest.mark.parametrize("recipe", [{}, IN_STEP], ids=["the-model", "augmented-in-step"])
+def test_training_stops_after_the_first_epoch_that_stop_when_accepts(data, tmp_path: Path, recipe):
+    rows = []
+    _, history = fit(
+        data, tmp_path / "checkpoint", **recipe, on_epoch=rows.append, stop_when=lambda row: row["epoch"] == 2
+    )
+    # With augmentation in the step fit trains a wrapper: the flag must reach that model, not only the one passed.
+    assert history["epoch"].tolist() == [1, 2]
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert json.loads((tmp_path / "checkpoint" / STATE_FILE).read_text())["epoch"] == 2, "its checkpoint is written"
+
+
+def test_training_arguments_pass_every_setting_of_the_train_section():
+    train = load_params(["train"])["train"] | {"weight_decay": 0, "random_erasing": 0.25, "augment_on": "device"}
+    arguments = training_arguments(train)
+    # Each key is one of train_model's and holds the section's value: a stage trains with what params.yaml says.
+    assert arguments == {key: train[key] for key in arguments} | {"weight_decay": None}, "weight_decay 0: plain Adam"
+    assert {"batch_size", "random_erasing", "augment_on"} <= set(arguments)
 
 
 def test_an_unknown_place_to_augment_is_refused(data, tmp_path: Path):
