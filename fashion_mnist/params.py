@@ -20,6 +20,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 BACKENDS = ("tensorflow", "jax")
 DISTRIBUTIONS = ("none", "data_parallel")
 AUGMENT_ON = ("host", "device")
+BATCH_NORM_STATISTICS = ("moving", "recomputed")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "augment": boolean(),
         "random_erasing": closed_interval(0, 1),
         "augment_on": one_of(*AUGMENT_ON),
+        "batch_norm_statistics": one_of(*BATCH_NORM_STATISTICS),
         "precision": one_of(*PRECISIONS),
         "backend": one_of(*BACKENDS),
         "validation_split": open_interval(0, 1),

@@ -99,6 +99,7 @@ def test_a_value_set_by_dvc_exp_run_s_is_read(tmp_path: Path):
         ("train.random_erasing", -0.5),
         ("train.random_erasing", True),
         ("train.augment_on", "gpu"),
+        ("train.batch_norm_statistics", "exact"),
         ("train.precision", "float16"),
         ("train.early_stopping_patience", 0),
         ("model.name", "resnet"),
