@@ -203,6 +203,27 @@ def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_t
         assert all(len(run["loss"]) == run["epochs"] == 2 for run in report["runs"])
 
 
+@pytest.mark.slow
+def test_the_batch_norm_benchmark_scores_each_epoch_with_both_statistics_and_redraws(tmp_path: Path):
+    folder, variables = user_folder(tmp_path)
+    command = [sys.executable, "-m", "benchmarks.batch_norm"]
+    refused = subprocess.run([*command, "fast", "--quick"], cwd=folder, env=variables, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "model.name blog_cnn has no batch normalization to compare" in refused.stderr
+    subprocess.run([*command, "accurate", "--quick"], cwd=folder, env=variables, check=True, capture_output=True)
+    report = json.loads((folder / "reports/quick/batch_norm.json").read_text())
+    assert report["quick"] is True and report["train_epochs"] == 2
+    assert [run["ema_momentum"] for run in report["runs"]] == [None, 0.998]
+    for run in report["runs"]:
+        assert [epoch["epoch"] for epoch in run["epochs"]] == [1, 2]
+        assert all(0 <= epoch[name] <= 1 for epoch in run["epochs"] for name in ("moving", "recomputed"))
+        assert run["best"] == {name: max(epoch[name] for epoch in run["epochs"]) for name in ("moving", "recomputed")}
+    figure = folder / "reports/quick/batch_norm.png"
+    figure.unlink()
+    subprocess.run([*command, "accurate", "--quick", "--draw"], cwd=folder, env=variables, check=True)
+    assert figure.exists(), "--draw redraws the figure from the report alone"
+
+
 def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_precisions(tmp_path: Path):
     folder, variables = user_folder(tmp_path)
     command = [sys.executable, "-m", "benchmarks.precision", "accurate", "--quick"]
