@@ -1,6 +1,7 @@
 """A recipe's whole run on a GPU, in one process: validation chooses, final training is timed, the test set scores once.
 
     KERAS_BACKEND=jax python -m benchmarks.gpu gpu --try train.random_erasing=0.25   # on the GPU machine
+    KERAS_BACKEND=jax python -m benchmarks.gpu gpu --try "train.ema_momentum=0.999 train.epochs=26"   # one candidate
     KERAS_BACKEND=jax python -m benchmarks.gpu gpu --quick                            # tiny data, to check that it runs
     python -m benchmarks.gpu gpu --draw                                                # redraw the figure only
 
@@ -27,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -164,6 +166,18 @@ def summarize(candidate: dict) -> None:
     candidate["spread"] = round(max(accuracies) - min(accuracies), 4)
 
 
+def parse_changes(text: str) -> dict[str, Any]:
+    """One candidate's change: `section.key=value` settings separated by spaces, each checked like a trial's."""
+    settings = [parse_change(setting) for setting in text.split()]
+    if not settings:
+        raise ParamsError("an empty change: expected section.key=value, for example train.epochs=26")
+    keys = [key for setting in settings for key in setting]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ParamsError(f"change {text!r} sets {repeated[0]} twice")
+    return {key: value for setting in settings for key, value in setting.items()}
+
+
 def run(recipe_name: str, changes: list[dict], seeds: list[int], budget: float, quick: bool, output: Path) -> dict:
     """Validate the recipe and each change, choose, retrain the choice on every training image, score it; write
     the report after every step, so that a run cut short still leaves what it measured."""
@@ -271,7 +285,8 @@ def main(arguments: list[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="a change to the recipe that validation weighs against it; repeat for more",
+        help="a change to the recipe that validation weighs against it, of one setting or of several separated by "
+        "spaces (one quoted argument); repeat for more",
     )
     parser.add_argument("--seeds", type=int, nargs="*", default=[43, 44], help="extra seeds for a close call")
     parser.add_argument("--budget", type=float, default=420, help="seconds for validation, extra seeds included")
@@ -285,7 +300,7 @@ def main(arguments: list[str] | None = None) -> None:
         recipes = load_recipes()
         if arguments.recipe not in recipes:
             raise ParamsError(f"no recipe {arguments.recipe!r} in recipes.yaml; it has {', '.join(recipes)}")
-        changes = [parse_change(change) for change in arguments.changes]
+        changes = [parse_changes(change) for change in arguments.changes]
         output = output_path(
             arguments.output, paths.REPORTS_DIR / "recipes" / arguments.recipe / "gpu.json", arguments.quick
         )

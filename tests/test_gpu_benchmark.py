@@ -135,12 +135,26 @@ def test_extra_seeds_that_would_overrun_the_budget_are_skipped_and_said(scripted
         (["nonexistent"], "benchmarks.gpu: no recipe 'nonexistent' in recipes.yaml; it has fast, accurate, gpu"),
         (["gpu", "--try", "train.epochs"], "benchmarks.gpu: change 'train.epochs': expected section.key=value"),
         (["gpu", "--try", "train.epochs=0"], "benchmarks.gpu: change 'train.epochs=0' sets train.epochs to 0"),
+        (
+            ["gpu", "--try", "train.ema_momentum=0.999 train.batch_norm_statistics=exact"],
+            "benchmarks.gpu: change 'train.batch_norm_statistics=exact' sets train.batch_norm_statistics to 'exact'",
+        ),
+        (
+            ["gpu", "--try", "train.epochs=26 train.epochs=28"],
+            "change 'train.epochs=26 train.epochs=28' sets train.epochs",
+        ),
+        (["gpu", "--try", " "], "benchmarks.gpu: an empty change"),
     ],
 )
 def test_a_bad_recipe_or_change_stops_with_its_name(monkeypatch, arguments: list[str], message: str):
     monkeypatch.chdir(REPOSITORY)
     with pytest.raises(SystemExit, match=re.escape(message)):
         gpu.main(arguments)
+
+
+def test_one_change_may_set_several_settings_together():
+    change = gpu.parse_changes("train.ema_momentum=0.999  train.batch_norm_statistics=recomputed")
+    assert change == {"train.ema_momentum": 0.999, "train.batch_norm_statistics": "recomputed"}
 
 
 def test_missing_prepared_data_stops_with_the_files_name(monkeypatch, tmp_path: Path):
