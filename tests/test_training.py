@@ -169,7 +169,7 @@ def test_recomputed_statistics_are_the_mean_of_each_batchs_statistics(data, monk
     recompute_batch_norm_statistics(model, images[:128])
     # The first layer's input depends on no other statistics: its batch means and variances are known exactly.
     first = batch_norm_layers(model)[0]
-    convolved = keras.Sequential(model.layers[: model.layers.index(first)])(images[:128]).numpy()
+    convolved = keras.ops.convert_to_numpy(keras.Sequential(model.layers[: model.layers.index(first)])(images[:128]))
     batches = [convolved[:64], convolved[64:]]
     expected_mean = np.mean([batch.mean(axis=(0, 1, 2)) for batch in batches], axis=0)
     expected_variance = np.mean([batch.var(axis=(0, 1, 2)) for batch in batches], axis=0)
