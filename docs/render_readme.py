@@ -102,6 +102,8 @@ def load_reports(root: Path) -> dict:
             {**read_json(path), "file": path.relative_to(root).as_posix()}
             for path in sorted((root / "reports/recipes/accurate/trials").glob("*.json"))
         ],
+        # Each epoch scored with moving and with recomputed batch-norm statistics (benchmarks/batch_norm.py).
+        "batch_norm": read_json(root / "reports/recipes/accurate/batch_norm.json"),
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         # The gpu recipe's run on a GPU (benchmarks/gpu.py), and an earlier one that validated in batches of 32.
         "gpu_recipe": read_json(root / "reports/recipes/gpu/gpu.json"),
@@ -513,6 +515,61 @@ def accurate_recipe(reports: dict) -> str:
         accurate_float32(reports),
     ]
     return "\n".join(lines)
+
+
+def batch_norm_statistics(reports: dict) -> str:
+    """Each epoch's validation accuracy with moving and with recomputed statistics, from the benchmark's report."""
+    report = reports["batch_norm"]
+    if not report:
+        return "No committed run of `python -m benchmarks.batch_norm` yet."
+    machine, runs = report["machine"], report["runs"]
+    epochs = [epoch["epoch"] for epoch in runs[0]["epochs"]]
+    header = " | ".join(f"{run['label']}: {name}" for run in runs for name in ("moving", "recomputed"))
+    rows = [
+        f"| {epoch} | "
+        + " | ".join(f"{run['epochs'][index][name]:.4f}" for run in runs for name in ("moving", "recomputed"))
+        + " |"
+        for index, epoch in enumerate(epochs)
+    ]
+    best = [
+        f"{run['label']}, {run['best']['moving']:.4f} moving and {run['best']['recomputed']:.4f} recomputed "
+        f"({(run['best']['recomputed'] - run['best']['moving']) * 100:+.2f} points)"
+        for run in runs
+    ]
+    recipe, file = report["recipe"], f"reports/recipes/{report['recipe']}/batch_norm.json"
+    return "\n".join(
+        [
+            f"One run of `python -m benchmarks.batch_norm {recipe}` on {machine['cores']} cores of an "
+            f"{machine['cpu']}, {report['date']} ([`batch_norm.json`]({file})): the `{recipe}` recipe over "
+            f"{report['train_epochs']} epochs, each epoch's validation accuracy with the statistics the model held, "
+            f"then with statistics recomputed from {runs[0]['statistics_images']:,} training images:",
+            "",
+            f"| epoch | {header} |",
+            "|---|" + "---|" * (2 * len(runs)),
+            *rows,
+            "",
+            f"Best validation accuracy: {'; '.join(best)}. {batch_norm_verdict(report)}",
+        ]
+    )
+
+
+def batch_norm_verdict(report: dict) -> str:
+    """What the recipe does with recomputed statistics and with the moving average, by the 0.2-point rule."""
+    recipe, averaged = (run["best"] for run in report["runs"][:2])
+    own = (recipe["recomputed"] - recipe["moving"]) * 100
+    if abs(own) < 0.2:
+        verdict = (
+            f"For the recipe itself the two differ by {abs(own):.2f} points, less than the 0.2 that one seed can tell "
+            f"apart, so the `{report['recipe']}` recipe keeps `moving`."
+        )
+    else:
+        verdict = f"For the recipe itself recomputing moves the best epoch by {own:+.2f} points."
+    averaged_against = (averaged["recomputed"] - recipe["recomputed"]) * 100
+    return (
+        f"{verdict} With the moving average, the weights validate {averaged_against:+.2f} points against the "
+        "recipe's own, both with recomputed statistics"
+        + (", so no recipe adds the average on this evidence." if averaged_against < 0.2 else ".")
+    )
 
 
 def committed_float32_run(reports: dict) -> dict | None:
@@ -937,6 +994,7 @@ PARTS = {
     "fast-recipe": fast_recipe,
     "flip": flip_averaging,
     "accurate-recipe": accurate_recipe,
+    "batch-norm": batch_norm_statistics,
     "optimizers": optimizers,
     "batch-sizes": batch_sizes,
     "bfloat16": bfloat16,

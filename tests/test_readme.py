@@ -317,3 +317,23 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
         "change is +0.26 points there. The recipe leaves it out." in text
     )
     assert "the machine's" not in text
+
+
+def test_the_batch_norm_statistics_are_rendered_epoch_for_epoch(project: Path):
+    path = project / "reports/recipes/accurate/batch_norm.json"
+    report = json.loads(path.read_text())
+    report["runs"][0]["epochs"][0] |= {"moving": 0.1234, "recomputed": 0.8765}
+    report["runs"][1]["best"] = {"moving": 0.9, "recomputed": 0.95}
+    path.write_text(json.dumps(report))
+    text = render_readme.batch_norm_statistics(render_readme.load_reports(project))
+    assert "| 1 | 0.1234 | 0.8765 |" in text
+    assert f"{report['runs'][1]['label']}, 0.9000 moving and 0.9500 recomputed (+5.00 points)" in text
+    report["runs"][0]["best"] = {"moving": 0.94, "recomputed": 0.941}
+    assert "less than the 0.2 that one seed can tell apart, so the `accurate` recipe keeps `moving`" in (
+        render_readme.batch_norm_verdict(report)
+    )
+    assert "validate +0.90 points against the recipe's own" in render_readme.batch_norm_verdict(report)
+    report["runs"][1]["best"] = {"moving": 0.9, "recomputed": 0.93}
+    assert "so no recipe adds the average on this evidence" in render_readme.batch_norm_verdict(report)
+    path.unlink()
+    assert render_readme.batch_norm_statistics(render_readme.load_reports(project)).startswith("No committed run")
