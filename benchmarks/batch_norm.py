@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.outputs import output_path
+from benchmarks.outputs import add_report_arguments, output_path
 from benchmarks.recipe import quick_data
 from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
@@ -160,10 +160,9 @@ def main(arguments: list[str] | None = None) -> None:
     parser.add_argument("recipe", help="a recipe of recipes.yaml whose model has batch normalization")
     parser.add_argument("--epochs", type=int, default=8, help="train.epochs for both runs (default 8)")
     parser.add_argument("--ema-momentum", type=float, default=0.998, help="the second run's train.ema_momentum")
-    parser.add_argument("--quick", action="store_true", help="tiny data, 2 epochs: checks that it all runs")
-    parser.add_argument("--output", type=Path, help="default: reports/recipes/<recipe>/batch_norm.json")
-    parser.add_argument("--figure", type=Path, help="default: docs/batch_norm.png; --quick: reports/quick/")
-    parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
+    add_report_arguments(
+        parser, report="reports/recipes/<recipe>/batch_norm.json", figure=FIGURE, quick="tiny data, 2 epochs"
+    )
     arguments = parser.parse_args(arguments)
     figure = output_path(arguments.figure, FIGURE, arguments.quick)
     output = output_path(

@@ -33,7 +33,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.outputs import output_path
+from benchmarks.outputs import add_report_arguments, output_path
 from benchmarks.trial import parse_change, points
 from fashion_mnist import paths
 from fashion_mnist.backend import cache_compilations, make_deterministic, set_precision
@@ -290,10 +290,7 @@ def main(arguments: list[str] | None = None) -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="*", default=[43, 44], help="extra seeds for a close call")
     parser.add_argument("--budget", type=float, default=420, help="seconds for validation, extra seeds included")
-    parser.add_argument("--quick", action="store_true", help="tiny data, 2 epochs: checks that it all runs")
-    parser.add_argument("--output", type=Path, help="default: reports/recipes/<recipe>/gpu.json")
-    parser.add_argument("--figure", type=Path, help="default: docs/gpu_recipe.png; --quick: reports/quick/")
-    parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
+    add_report_arguments(parser, report="reports/recipes/<recipe>/gpu.json", figure=FIGURE, quick="tiny data, 2 epochs")
     arguments = parser.parse_args(arguments)
     figure = output_path(arguments.figure, FIGURE, arguments.quick)
     try:

@@ -1,6 +1,7 @@
 """Where a benchmark writes its report and figures: a quick run's check that it all runs never overwrites the
 committed files the README cites."""
 
+import argparse
 from pathlib import Path
 
 from fashion_mnist import paths
@@ -14,3 +15,12 @@ def output_path(given: Path | None, committed: Path, quick: bool) -> Path:
     if given is not None:
         return given
     return QUICK_FOLDER / committed.name if quick else committed
+
+
+def add_report_arguments(parser: argparse.ArgumentParser, *, report: str, figure: Path, quick: str) -> None:
+    """--quick (which does `quick`), --output, --figure and --draw, for a benchmark that writes `report` and draws
+    `figure` from it."""
+    parser.add_argument("--quick", action="store_true", help=f"{quick}: checks that it all runs")
+    parser.add_argument("--output", type=Path, help=f"default: {report}; --quick: {QUICK_FOLDER}/")
+    parser.add_argument("--figure", type=Path, help=f"default: {figure}; --quick: {QUICK_FOLDER}/")
+    parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")

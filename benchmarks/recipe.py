@@ -28,7 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.outputs import output_path
+from benchmarks.outputs import add_report_arguments, output_path
 from benchmarks.throughput import SEED, EpochTimes, blog_loop, stage_loop
 from fashion_mnist import paths
 from fashion_mnist.dataset import load_split
@@ -216,10 +216,7 @@ def add_flip_comparison(output: Path, seeds: list[int], quick: bool) -> None:
 def main() -> None:
     """Run the measurements, write the report and draw its figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny data, few epochs: checks that it all runs")
-    parser.add_argument("--output", type=Path, help="default: reports/recipe.json; --quick: reports/quick/")
-    parser.add_argument("--figure", type=Path, help="default: docs/time_to_accuracy.png; --quick: reports/quick/")
-    parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
+    add_report_arguments(parser, report="reports/recipe.json", figure=FIGURE, quick="tiny data, few epochs")
     parser.add_argument("--seeds", type=int, nargs="+", help="add the last two steps run with these seeds")
     parser.add_argument(
         "--flip",
