@@ -306,15 +306,28 @@ def test_no_code_but_preprocess_final_evaluate_and_export_mentions_the_test_set(
     assert "load_split(paths.TEST_DATA)" not in (REPOSITORY / "stages/preprocess.py").read_text()
 
 
-def test_final_train_depends_on_exactly_the_train_keys_it_reads():
-    stage = pipelines()["final-train"]
-    declared = {key for key in stage["params"] if isinstance(key, str) and key.startswith("train.")}
-    tree = ast.parse((REPOSITORY / "stages/final_train.py").read_text())
-    read = {
+def train_keys_read(tree: ast.AST) -> set[str]:
+    """The `train` params keys that code reads as train["key"]."""
+    return {
         f"train.{node.slice.value}"
         for node in ast.walk(tree)
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "train"
     }
+
+
+def test_final_train_depends_on_exactly_the_train_keys_it_reads():
+    stage = pipelines()["final-train"]
+    declared = {key for key in stage["params"] if isinstance(key, str) and key.startswith("train.")}
+    tree = ast.parse((REPOSITORY / "stages/final_train.py").read_text())
+    # What the stage reads itself, and through training_arguments(train), train_model's arguments from the section.
+    calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert "training_arguments" in calls
+    training = ast.parse((REPOSITORY / "fashion_mnist/training.py").read_text())
+    (arguments,) = [
+        node for node in ast.walk(training) if isinstance(node, ast.FunctionDef) and node.name == "training_arguments"
+    ]
+    read = train_keys_read(tree) | train_keys_read(arguments)
+    assert {"train.precision", "train.batch_size", "train.batch_norm_statistics"} <= read
     assert declared == read and "train.epochs" not in declared
     assert "reports/train/best_epoch.json" in stage["deps"], "final.epochs: auto reads it"
     assert not any("metrics.json" in str(entry) for entry in stage["deps"] + stage["params"]), (
