@@ -15,7 +15,6 @@ reports/recipes/<recipe>/batch_norm.json and draws docs/batch_norm.png from it.
 """
 
 import argparse
-import json
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,17 +23,17 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.outputs import add_report_arguments, output_path
+from benchmarks.outputs import add_report_arguments, output_path, report_to_draw
 from benchmarks.recipe import quick_data
 from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.dataset import load_split, validation_split
-from fashion_mnist.errors import DataError, ParamsError, PipelineError
+from fashion_mnist.errors import ParamsError, PipelineError
 from fashion_mnist.evaluation import evaluate_model
 from fashion_mnist.files import write_json
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
-from fashion_mnist.recipes import apply_recipe, check_setting, load_recipes
+from fashion_mnist.recipes import apply_recipe, check_setting, recipe_named
 from fashion_mnist.training import (
     batch_norm_layers,
     recompute_batch_norm_statistics,
@@ -103,7 +102,7 @@ def scored_both_ways(images, labels, params: dict, label: str) -> dict:
 
 def run(recipe: str, epochs: int, ema_momentum: float, quick: bool) -> dict:
     """The recipe's two runs, as the report holds them."""
-    params = apply_recipe(load_params(["base", "model", "train"]), load_recipes()[recipe])
+    params = apply_recipe(load_params(["base", "model", "train"]), recipe_named(recipe))
     params["train"]["epochs"] = 2 if quick else epochs
     check_setting("train.ema_momentum", ema_momentum, "--ema-momentum")
     if quick:
@@ -169,15 +168,11 @@ def main(arguments: list[str] | None = None) -> None:
         arguments.output, paths.REPORTS_DIR / "recipes" / arguments.recipe / "batch_norm.json", arguments.quick
     )
     try:
-        recipes = load_recipes()
-        if arguments.recipe not in recipes:
-            raise ParamsError(f"no recipe {arguments.recipe!r} in recipes.yaml; it has {', '.join(recipes)}")
+        recipe_named(arguments.recipe)
         if arguments.epochs < 1:
             raise ParamsError(f"--epochs must be at least 1, got {arguments.epochs}")
         if arguments.draw:
-            if not output.exists():
-                raise DataError(f"{output}: no report to draw: run the benchmark first")
-            report = json.loads(output.read_text())
+            report = report_to_draw(output)
         else:
             report = run(arguments.recipe, arguments.epochs, arguments.ema_momentum, arguments.quick)
             write_json(output, report)

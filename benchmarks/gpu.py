@@ -21,7 +21,6 @@ skipped, and the report says so.
 """
 
 import argparse
-import json
 import statistics
 import subprocess
 import time
@@ -33,19 +32,19 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
-from benchmarks.outputs import add_report_arguments, output_path
+from benchmarks.outputs import add_report_arguments, output_path, report_to_draw
 from benchmarks.trial import parse_change, points
 from fashion_mnist import paths
 from fashion_mnist.backend import cache_compilations, make_deterministic, set_precision
 from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.dataset import load_split, validation_split
-from fashion_mnist.errors import DataError, ParamsError, PipelineError
+from fashion_mnist.errors import ParamsError, PipelineError
 from fashion_mnist.evaluation import evaluate_model
 from fashion_mnist.files import write_json
 from fashion_mnist.history import summarize_history
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
-from fashion_mnist.recipes import apply_recipe, load_recipes
+from fashion_mnist.recipes import apply_recipe, recipe_named
 from fashion_mnist.stage import TrainingClock
 from fashion_mnist.training import train_model, training_arguments
 
@@ -182,7 +181,7 @@ def run(recipe_name: str, changes: list[dict], seeds: list[int], budget: float, 
     """Validate the recipe and each change, choose, retrain the choice on every training image, score it; write
     the report after every step, so that a run cut short still leaves what it measured."""
     started = time.perf_counter()
-    recipe = load_recipes()[recipe_name]
+    recipe = recipe_named(recipe_name)
     base = apply_recipe(load_params(["base", "model", "train"]), recipe)
     seed = base["base"]["seed"]
     # Before anything starts the GPU: XLA reads its determinism flag then.
@@ -294,17 +293,13 @@ def main(arguments: list[str] | None = None) -> None:
     arguments = parser.parse_args(arguments)
     figure = output_path(arguments.figure, FIGURE, arguments.quick)
     try:
-        recipes = load_recipes()
-        if arguments.recipe not in recipes:
-            raise ParamsError(f"no recipe {arguments.recipe!r} in recipes.yaml; it has {', '.join(recipes)}")
+        recipe_named(arguments.recipe)
         changes = [parse_changes(change) for change in arguments.changes]
         output = output_path(
             arguments.output, paths.REPORTS_DIR / "recipes" / arguments.recipe / "gpu.json", arguments.quick
         )
         if arguments.draw:
-            if not output.exists():
-                raise DataError(f"{output}: no report to draw: run the benchmark first")
-            draw(json.loads(output.read_text())).savefig(figure, dpi=110)
+            draw(report_to_draw(output)).savefig(figure, dpi=110)
             return
         report = run(arguments.recipe, changes, arguments.seeds, arguments.budget, arguments.quick, output)
     except PipelineError as error:

@@ -2,9 +2,11 @@
 committed files the README cites."""
 
 import argparse
+import json
 from pathlib import Path
 
 from fashion_mnist import paths
+from fashion_mnist.errors import DataError
 
 # Quick runs' reports and figures, which git ignores.
 QUICK_FOLDER = paths.REPORTS_DIR / "quick"
@@ -24,3 +26,10 @@ def add_report_arguments(parser: argparse.ArgumentParser, *, report: str, figure
     parser.add_argument("--output", type=Path, help=f"default: {report}; --quick: {QUICK_FOLDER}/")
     parser.add_argument("--figure", type=Path, help=f"default: {figure}; --quick: {QUICK_FOLDER}/")
     parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
+
+
+def report_to_draw(output: Path) -> dict:
+    """The report at `output` that --draw redraws a figure from; a DataError if the benchmark has not written it."""
+    if not output.exists():
+        raise DataError(f"{output}: no report to draw: run the benchmark first")
+    return json.loads(output.read_text())

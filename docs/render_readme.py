@@ -554,13 +554,13 @@ def batch_norm_statistics(reports: dict) -> str:
 
 
 def batch_norm_verdict(report: dict) -> str:
-    """What the recipe does with recomputed statistics and with the moving average, by the 0.2-point rule."""
+    """What the recipe does with recomputed statistics and with the moving average, by SEED_RESOLUTION_POINTS."""
     recipe, averaged = (run["best"] for run in report["runs"][:2])
     own = (recipe["recomputed"] - recipe["moving"]) * 100
-    if abs(own) < 0.2:
+    if abs(own) < SEED_RESOLUTION_POINTS:
         verdict = (
-            f"For the recipe itself the two differ by {abs(own):.2f} points, less than the 0.2 that one seed can tell "
-            f"apart, so the `{report['recipe']}` recipe keeps `moving`."
+            f"For the recipe itself the two differ by {abs(own):.2f} points, less than the {SEED_RESOLUTION_POINTS} "
+            f"that one seed can tell apart, so the `{report['recipe']}` recipe keeps `moving`."
         )
     else:
         verdict = f"For the recipe itself recomputing moves the best epoch by {own:+.2f} points."
@@ -568,7 +568,7 @@ def batch_norm_verdict(report: dict) -> str:
     return (
         f"{verdict} With the moving average, the weights validate {averaged_against:+.2f} points against the "
         "recipe's own, both with recomputed statistics"
-        + (", so no recipe adds the average on this evidence." if averaged_against < 0.2 else ".")
+        + (", so no recipe adds the average on this evidence." if averaged_against < SEED_RESOLUTION_POINTS else ".")
     )
 
 
@@ -901,7 +901,7 @@ def gpu_recipe(reports: dict) -> str:
         f"on an {machine['gpus'][0]} (driver "
         f"{report['gpu_driver']}), Keras {machine['keras']} on JAX {machine['jax']}, {report['date']} "
         "([`reports/recipes/gpu/gpu.json`](reports/recipes/gpu/gpu.json)). Validation accuracy, seed 42 first; "
-        "where the two best were less than 0.2 points apart, both ran with two more seeds:",
+        f"where the two best were less than {SEED_RESOLUTION_POINTS} points apart, both ran with two more seeds:",
         "",
         "| candidate | validation accuracy (seed) | mean | spread (points) | final training, predicted |",
         "|---|---|---|---|---|",

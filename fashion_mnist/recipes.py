@@ -25,6 +25,14 @@ def load_recipes(path: Path = RECIPES_FILE) -> dict[str, dict[str, Any]]:
     return recipes
 
 
+def recipe_named(name: str, path: Path = RECIPES_FILE) -> dict[str, Any]:
+    """Recipe `name`'s params, or a ParamsError that lists the recipes there are."""
+    recipes = load_recipes(path)
+    if name not in recipes:
+        raise ParamsError(f"no recipe {name!r} in {path.name}; it has {', '.join(recipes)}")
+    return recipes[name]
+
+
 def check_setting(key: str, value: Any, where: str) -> None:
     """Refuse `key: value` unless params.yaml has the key and its rule accepts the value; `where` names the source."""
     section, _, setting = key.partition(".")

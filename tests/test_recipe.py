@@ -14,7 +14,7 @@ from fashion_mnist.batches import batch_stream, epoch_batches, steps_per_epoch
 from fashion_mnist.errors import ParamsError
 from fashion_mnist.model import build_model
 from fashion_mnist.params import load_params
-from fashion_mnist.recipes import apply_recipe, load_recipes, set_param_flags
+from fashion_mnist.recipes import apply_recipe, load_recipes, recipe_named, set_param_flags
 from fashion_mnist.training import SparseCrossentropyWithLabelSmoothing, build_optimizer, train_model
 from tests.synthetic import balanced_labels, make_images
 
@@ -189,6 +189,12 @@ def test_a_bad_recipe_is_named_with_its_key(tmp_path: Path, content: str, messag
     (tmp_path / "recipes.yaml").write_text(content)
     with pytest.raises(ParamsError, match=rf"recipes\.yaml: {message}"):
         load_recipes(tmp_path / "recipes.yaml")
+
+
+def test_a_recipe_is_found_by_name_or_refused_with_the_names_there_are():
+    assert recipe_named("accurate") == load_recipes()["accurate"]
+    with pytest.raises(ParamsError, match="no recipe 'fastest' in recipes.yaml; it has fast, accurate, gpu"):
+        recipe_named("fastest")
 
 
 def test_a_recipe_sets_its_keys_in_a_copy_of_the_params():
