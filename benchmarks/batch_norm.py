@@ -83,7 +83,9 @@ def scored_both_ways(images, labels, params: dict, label: str) -> dict:
         model,
         images=x_train,
         labels=y_train,
-        validation_data=(x_validation, y_validation),
+        # `score` validates, both ways; fit's own validation would be a third pass. The weights scored are the same:
+        # at each epoch's end the averaged ones under EMA, swapped in before `score` runs.
+        validation_data=None,
         epochs=train["epochs"],
         **training_arguments(train),
         seed=seed,

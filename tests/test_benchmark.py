@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks import batch_norm
 from benchmarks.outputs import QUICK_FOLDER, output_path
 from benchmarks.pipeline import pipeline_stages
 from benchmarks.throughput import EpochTimes, throughput_row
-from fashion_mnist.recipes import load_recipes
+from fashion_mnist.errors import ParamsError
+from fashion_mnist.params import load_params
+from fashion_mnist.recipes import apply_recipe, load_recipes
 from tests.conftest import REPOSITORY, copy_project, environment
 
 # What the quick mode runs: epochs per loop, and at most these for vgg_bn.
@@ -222,6 +225,18 @@ def test_the_batch_norm_benchmark_scores_each_epoch_with_both_statistics_and_red
     figure.unlink()
     subprocess.run([*command, "accurate", "--quick", "--draw"], cwd=folder, env=variables, check=True)
     assert figure.exists(), "--draw redraws the figure from the report alone"
+
+
+def test_the_batch_norm_benchmark_refuses_what_it_cannot_compare(monkeypatch):
+    monkeypatch.chdir(REPOSITORY)
+    with pytest.raises(SystemExit, match="benchmarks.batch_norm: --epochs must be at least 1, got 0"):
+        batch_norm.main(["accurate", "--epochs", "0"])
+    with pytest.raises(SystemExit, match="benchmarks.batch_norm: no recipe 'fastest' in recipes.yaml"):
+        batch_norm.main(["fastest"])
+    # A recipe that recomputes the statistics itself would leave nothing moving to compare.
+    params = apply_recipe(load_params(["base", "model", "train"]), {"train.batch_norm_statistics": "recomputed"})
+    with pytest.raises(ParamsError, match="train.batch_norm_statistics must be moving here"):
+        batch_norm.scored_both_ways(None, None, params, "recomputing")
 
 
 def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_precisions(tmp_path: Path):
