@@ -233,6 +233,11 @@ def test_an_unknown_place_to_augment_is_refused(data, tmp_path: Path):
         fit(data, tmp_path / "checkpoint", augment=True, augment_on="gpu")
 
 
+def test_unknown_batch_norm_statistics_are_refused(data, tmp_path: Path):
+    with pytest.raises(ValueError, match="batch_norm_statistics 'exact'; expected one of moving, recomputed"):
+        fit(data, tmp_path / "checkpoint", model="vgg_bn", batch_norm_statistics="exact")
+
+
 def test_a_checkpoint_made_with_other_settings_is_not_resumed(data, tmp_path: Path, monkeypatch, capsys):
     fit_until_interrupted(data, tmp_path / "checkpoint", monkeypatch, after_epoch=2, learning_rate=0.01)
     _, history = fit(data, tmp_path / "checkpoint")
