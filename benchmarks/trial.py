@@ -26,7 +26,7 @@ from benchmarks.batch_sizes import experiment_ref, git, read_experiment
 from benchmarks.machine import machine
 from fashion_mnist.errors import ParamsError
 from fashion_mnist.files import write_json
-from fashion_mnist.recipes import check_setting, load_recipes, set_param_flags
+from fashion_mnist.recipes import check_setting, recipe_named, set_param_flags
 
 RECIPE_RUNS = Path("reports/recipes")
 
@@ -67,7 +67,7 @@ def checked_experiment(experiment: str, recipe: str, change: dict[str, Any]) -> 
     """The experiment's run and params, once its params are shown to be the recipe's with `change`."""
     ref = experiment_ref(experiment)
     params = experiment_params(ref)
-    expected = {**load_recipes()[recipe], **change}
+    expected = {**recipe_named(recipe), **change}
     differing = sorted(key for key, value in expected.items() if params.get(key) != value)
     if differing:
         raise SystemExit(f"experiment {experiment!r} does not run recipe {recipe!r} with {change}: see {differing}")
@@ -116,11 +116,8 @@ def main() -> None:
     parser.add_argument("--baseline", help="an experiment of the recipe alone on this machine, to compare with too")
     parser.add_argument("--output", type=Path, help="the report (default: reports/recipes/RECIPE/trials/)")
     arguments = parser.parse_args()
-    recipes = load_recipes()
-    if arguments.recipe not in recipes:
-        raise SystemExit(f"benchmarks.trial: no recipe {arguments.recipe!r} in recipes.yaml; it has {sorted(recipes)}")
-    recipe = recipes[arguments.recipe]
     try:
+        recipe = recipe_named(arguments.recipe)
         change = parse_change(arguments.change)
     except ParamsError as error:
         raise SystemExit(f"benchmarks.trial: {error}") from None

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks import trial
 from benchmarks.trial import collect, parse_change, report_path, trial_name
 from fashion_mnist.errors import ParamsError
 from fashion_mnist.recipes import apply_recipe, load_recipes
@@ -75,3 +76,12 @@ def test_an_experiment_without_the_recipe_and_the_change_is_refused(project: Pat
         collect("accurate", ERASING, "plain")
     with pytest.raises(SystemExit, match=r"no experiment 'missing' on commit"):
         collect("accurate", ERASING, "missing")
+
+
+def test_an_unknown_recipe_stops_the_trial_with_the_recipes_there_are(monkeypatch):
+    monkeypatch.chdir(REPOSITORY)
+    monkeypatch.setattr("sys.argv", ["benchmarks.trial", "fastest", "train.epochs=8"])
+    with pytest.raises(
+        SystemExit, match="benchmarks.trial: no recipe 'fastest' in recipes.yaml; it has fast, accurate"
+    ):
+        trial.main()
