@@ -14,9 +14,11 @@ settings, shows what the recipe's architecture saves.
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from benchmarks.machine import machine
@@ -39,13 +41,20 @@ REFERENCE_MODEL = "vgg_bn"
 
 
 def seconds_per_step(
-    images: np.ndarray, labels: np.ndarray, params: dict, precision: str, steps: int, seed: int
+    images: np.ndarray,
+    labels: np.ndarray,
+    params: dict,
+    precision: str,
+    steps: int,
+    seed: int,
+    build: Callable[[], keras.Model] | None = None,
 ) -> float:
-    """Seconds per training step of `params`'s model and train settings in `precision`, from a second pass of
-    `steps` batches."""
+    """Seconds per training step of `params`'s model (or the one `build` returns) and train settings in `precision`,
+    from a second pass of `steps` batches."""
     make_deterministic(seed)
     set_precision(precision)
-    model = build_model(**params["model"])
+    # Built after the precision is set: the layers take their dtype policy when they are made.
+    model = build() if build else build_model(**params["model"])
     train = params["train"]
     ended = []
     train_model(

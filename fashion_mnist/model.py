@@ -117,22 +117,27 @@ def build_vgg_bn_model(num_classes: int = 10) -> keras.Model:
     )
 
 
-def build_vgg_fast_model(num_classes: int = 10) -> keras.Model:
+# vgg_fast's filters at 28x28, 14x14, 7x7 and 3x3.
+VGG_FAST_FILTERS = (32, 64, 128, 256)
+
+
+def build_vgg_fast_model(num_classes: int = 10, filters: tuple[int, int, int, int] = VGG_FAST_FILTERS) -> keras.Model:
     """vgg_bn's batch-normalized convolutions, laid out for speed: one convolution at 28x28 (32 filters), two at
     14x14 (64), two at 7x7 (128) and one at 3x3 (256), then global max pooling and one dense layer (576,938
     parameters). vgg_bn runs two convolutions at full resolution, this one a single one before halving it, so a
-    step costs less (benchmarks/precision.py times both)."""
+    step costs less (benchmarks/precision.py times both). Other `filters` make it wider (benchmarks/width.py)."""
+    full, half, quarter, eighth = filters
     return keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1)),
             layers.Rescaling(1.0 / 255),
-            *_convolution(32),
+            *_convolution(full),
             layers.MaxPooling2D(),
-            *_convolutions(64),
+            *_convolutions(half),
             layers.MaxPooling2D(),
-            *_convolutions(128),
+            *_convolutions(quarter),
             layers.MaxPooling2D(),
-            *_convolution(256),
+            *_convolution(eighth),
             layers.GlobalMaxPooling2D(),
             layers.Dense(num_classes, activation="softmax", dtype="float32"),
         ],

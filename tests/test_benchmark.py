@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks import batch_norm
+from benchmarks import batch_norm, width
 from benchmarks.outputs import QUICK_FOLDER, output_path
 from benchmarks.pipeline import pipeline_stages
 from benchmarks.throughput import EpochTimes, throughput_row
@@ -259,6 +259,52 @@ def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_prec
     for row in report["steps"]:
         assert row["seconds_per_step"] > 0 and len(row["rounds_seconds_per_step"]) == report["rounds"] == 1
         assert row["estimated_final_train_seconds"] == pytest.approx(row["seconds_per_step"] * steps, abs=0.5)
+
+
+def test_the_width_benchmark_trains_the_wider_model_and_times_both_steps(tmp_path: Path):
+    folder, variables = user_folder(tmp_path)
+    command = [sys.executable, "-m", "benchmarks.width", "accurate", "--quick", "--filters", "8/16/24/32"]
+    refused = subprocess.run(command, cwd=folder, env=variables, capture_output=True, text=True)
+    assert refused.returncode != 0
+    missing = "reports/recipes/accurate/train/metrics.json: no committed run of the recipe to compare with"
+    assert missing in refused.stderr
+    for report in ("train/metrics.json", "final-train/timing.json"):
+        (folder / "reports/recipes/accurate" / report).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPOSITORY / "reports/recipes/accurate" / report, folder / "reports/recipes/accurate" / report)
+    subprocess.run(command, cwd=folder, env=variables, check=True, capture_output=True)
+    assert not (folder / "reports/recipes/accurate/width.json").exists(), "a quick run leaves the committed one alone"
+    report = json.loads((folder / "reports/quick/width.json").read_text())
+    committed = json.loads((REPOSITORY / "reports/recipes/accurate/train/metrics.json").read_text())
+    assert report["quick"] is True and report["filters"] == {"recipe": [32, 64, 128, 256], "wider": [8, 16, 24, 32]}
+    run = report["wider_run"]
+    assert len(run["epoch_val_accuracy"]) == len(run["epoch_seconds"]) == 2
+    assert run["best_val_accuracy"] == max(run["epoch_val_accuracy"])
+    assert run["parameters"] < committed["parameters"], "these filters are fewer than the recipe's"
+    assert report["recipe_run"]["val_accuracy"] == committed["val_accuracy"]
+    expected = round((run["best_val_accuracy"] - committed["val_accuracy"]) * 100, 2)
+    assert report["difference_points"] == pytest.approx(expected, abs=0.011)
+    steps = report["seconds_per_step"]
+    assert steps["recipe"]["fastest"] == min(steps["recipe"]["rounds"]) > 0
+    assert report["step_ratio"] == pytest.approx(steps["wider"]["fastest"] / steps["recipe"]["fastest"], abs=0.001)
+    final_seconds = json.loads((REPOSITORY / "reports/recipes/accurate/final-train/timing.json").read_text())
+    assert report["wider_final_train_seconds_estimated"] == pytest.approx(
+        final_seconds["train_seconds"] * report["step_ratio"], rel=0.01
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["accurate", "--filters", "32/64/160"], "--filters '32/64/160': expected four positive whole numbers"),
+        (["accurate", "--filters", "32/64/0/384"], "--filters '32/64/0/384': expected four positive whole numbers"),
+        (["fast"], "recipe 'fast' trains blog_cnn; this benchmark widens vgg_fast"),
+        (["fastest"], "no recipe 'fastest' in recipes.yaml"),
+    ],
+)
+def test_the_width_benchmark_refuses_what_it_cannot_widen(monkeypatch, arguments: list[str], message: str):
+    monkeypatch.chdir(REPOSITORY)
+    with pytest.raises(SystemExit, match=f"benchmarks.width: {message}"):
+        width.main(arguments)
 
 
 def test_a_quick_run_writes_under_reports_quick_unless_told_where():

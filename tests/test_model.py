@@ -11,7 +11,7 @@ import pytest
 
 from fashion_mnist.errors import DataError
 from fashion_mnist.loading import load_model
-from fashion_mnist.model import BUILDERS, build_blog_model, build_model, model_summary
+from fashion_mnist.model import BUILDERS, build_blog_model, build_model, build_vgg_fast_model, model_summary
 from fashion_mnist.params import MODEL_NAMES
 from fashion_mnist.saving import save_model
 
@@ -67,6 +67,20 @@ def test_the_vgg_fast_model_halves_the_resolution_after_its_first_convolution():
     ]
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds.count("BatchNormalization") == 6 and "GlobalMaxPooling2D" in kinds
+
+
+def test_vgg_fast_takes_other_filters_in_the_same_layout():
+    model = build_vgg_fast_model(filters=(32, 64, 160, 384))
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [(layer.output.shape[1], layer.filters) for layer in convolutions] == [
+        (28, 32),
+        (14, 64),
+        (14, 64),
+        (7, 160),
+        (7, 160),
+        (3, 384),
+    ]
+    assert model.count_params() > build_model("vgg_fast").count_params()
 
 
 def test_resnet9_adds_two_residual_blocks_and_ends_at_3x3_before_pooling():
