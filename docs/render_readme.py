@@ -102,6 +102,8 @@ def load_reports(root: Path) -> dict:
             {**read_json(path), "file": path.relative_to(root).as_posix()}
             for path in sorted((root / "reports/recipes/accurate/trials").glob("*.json"))
         ],
+        # The recipe with wider filters, and its step timed beside the recipe's (benchmarks/width.py).
+        "accurate_width": read_json(root / "reports/recipes/accurate/width.json"),
         # Each epoch scored with moving and with recomputed batch-norm statistics (benchmarks/batch_norm.py).
         "batch_norm": read_json(root / "reports/recipes/accurate/batch_norm.json"),
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
@@ -415,6 +417,44 @@ def flip_averaging(reports: dict) -> str:
     )
 
 
+def left_out(difference: float) -> str:
+    """Why the recipe leaves out a change that validated `difference` points from it, with one seed."""
+    if abs(difference) < SEED_RESOLUTION_POINTS:
+        return (
+            f"That is less than {SEED_RESOLUTION_POINTS} points, which one seed cannot tell apart, so the recipe "
+            "leaves it out until three seeds decide."
+        )
+    return "The recipe leaves it out."
+
+
+def accurate_width(report: dict | None) -> list[str]:
+    """The recipe with wider filters against its own: validation accuracy, the step's cost and final-train's."""
+    if not report:
+        return []
+    run, base, machine = report["wider_run"], report["recipe_run"], report["machine"]
+    estimated = report["wider_final_train_seconds_estimated"]
+    return [
+        "Wider layers, which the minutes that `final-train` leaves could pay for (`python -m benchmarks.width "
+        f"{report['recipe']}`, [`width.json`](reports/recipes/{report['recipe']}/width.json), on "
+        f"{machine['cores']} cores of an {machine['cpu']}, {report['date']}): `vgg_fast` with "
+        f"{'/'.join(map(str, report['filters']['wider']))} filters instead of "
+        f"{'/'.join(map(str, report['filters']['recipe']))} ({run['parameters']:,} parameters against "
+        f"{base['parameters']:,}) reached a best validation accuracy of {run['best_val_accuracy']:.4f} at epoch "
+        f"{run['best_epoch']} of {len(run['epoch_val_accuracy'])}, against the recipe's {base['val_accuracy']:.4f} at "
+        f"epoch {base['best_epoch']}, {report['difference_points']:+.2f} points. Its training step takes "
+        f"{report['step_ratio']:.2f}× the recipe's (each timed beside the other, the fastest of {report['rounds']} "
+        f"rounds), so `final-train` would take about {duration(estimated)}, "
+        f"{'within' if estimated <= CPU_SECONDS_GOAL else 'over'} the goal's {duration(CPU_SECONDS_GOAL)}. "
+        + (
+            "The wider layers validate higher by more than one seed can tell apart: the recipe's next full run "
+            "should try them."
+            if report["difference_points"] >= SEED_RESOLUTION_POINTS
+            else left_out(report["difference_points"]).replace("leaves it out", "keeps its filters")
+        ),
+        "",
+    ]
+
+
 def accurate_trial(trial: dict, recipe: dict, recipe_machine: dict) -> str:
     """One change tried on the recipe's train stage, against the recipe's run, and what the recipe did with it."""
     ((key, value),) = trial["change"].items()
@@ -422,15 +462,7 @@ def accurate_trial(trial: dict, recipe: dict, recipe_machine: dict) -> str:
     same_machine = trial.get("baseline")
     # The comparison that decides: with the recipe alone on the same machine, where the trial has one.
     difference = trial["baseline_difference_points"] if same_machine else trial["difference_points"]
-    if recipe.get(key) == value:
-        decision = "The recipe includes it."
-    elif abs(difference) < SEED_RESOLUTION_POINTS:
-        decision = (
-            f"That is less than {SEED_RESOLUTION_POINTS} points, which one seed cannot tell apart, so the recipe "
-            "leaves it out until three seeds decide."
-        )
-    else:
-        decision = "The recipe leaves it out."
+    decision = "The recipe includes it." if recipe.get(key) == value else left_out(difference)
     if machine["cpu"] != recipe_machine["cpu"] and not same_machine:
         decision += (
             f" The recipe's run was made on an {recipe_machine['cpu']}; in bfloat16 two CPUs need not round alike, "
@@ -494,6 +526,7 @@ def accurate_recipe(reports: dict) -> str:
         "(Validation with averaging chose the epoch, which favours the first figure a little.)",
         "",
         *(line for trial in reports["accurate_trials"] for line in (accurate_trial(trial, params, machine), "")),
+        *accurate_width(reports["accurate_width"]),
         f"One training step of {timed['batch_size']} images, each model and precision timed one after the other on "
         f"the same machine, the fastest of {timed['rounds']} rounds (`python -m benchmarks.precision accurate`, "
         f"[`precision.json`](reports/recipes/accurate/precision.json), {timed['date']}), and what `final-train`'s "

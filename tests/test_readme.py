@@ -319,6 +319,42 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
     assert "the machine's" not in text
 
 
+def test_the_wider_filters_are_rendered_against_the_recipe_and_the_goals_minutes(project: Path):
+    path = project / "reports/recipes/accurate/width.json"
+    machine = json.loads((project / "reports/recipes/accurate/precision.json").read_text())["machine"]
+    report = {
+        "date": "2026-12-04",
+        "machine": machine,
+        "recipe": "accurate",
+        "filters": {"recipe": [32, 64, 128, 256], "wider": [32, 64, 160, 384]},
+        "wider_run": {
+            "parameters": 900_000,
+            "best_val_accuracy": 0.9492,
+            "best_epoch": 24,
+            "epoch_val_accuracy": [0.9] * 24,
+        },
+        "recipe_run": {"best_epoch": 22, "val_accuracy": 0.9505, "epochs": 24, "parameters": 576_938},
+        "difference_points": -0.13,
+        "rounds": 3,
+        "step_ratio": 1.15,
+        "wider_final_train_seconds_estimated": 720.0,
+    }
+    path.write_text(json.dumps(report))
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "`vgg_fast` with 32/64/160/384 filters instead of 32/64/128/256 (900,000 parameters against 576,938)" in text
+    assert "0.9492 at epoch 24 of 24, against the recipe's 0.9505 at epoch 22, -0.13 points" in text
+    assert "takes 1.15× the recipe's" in text and "would take about 12 min, within the goal's 15 min" in text
+    assert "one seed cannot tell apart, so the recipe keeps its filters until three seeds decide" in text
+    path.write_text(json.dumps(report | {"difference_points": 0.3, "wider_final_train_seconds_estimated": 960.0}))
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "about 16 min, over the goal's 15 min" in text and "the recipe's next full run should try them" in text
+    path.write_text(json.dumps(report | {"difference_points": -0.3}))
+    assert "-0.30 points. Its training step" in render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "The recipe keeps its filters." in render_readme.accurate_recipe(render_readme.load_reports(project))
+    path.unlink()
+    assert "Wider layers" not in render_readme.accurate_recipe(render_readme.load_reports(project))
+
+
 def test_the_batch_norm_statistics_are_rendered_epoch_for_epoch(project: Path):
     path = project / "reports/recipes/accurate/batch_norm.json"
     report = json.loads(path.read_text())
