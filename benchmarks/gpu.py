@@ -27,18 +27,17 @@ import time
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 from matplotlib.figure import Figure
 
 from benchmarks.machine import machine
 from benchmarks.outputs import add_report_arguments, output_path, report_to_draw
-from benchmarks.trial import parse_change, points
+from benchmarks.trial import parse_changes, points
 from fashion_mnist import paths
 from fashion_mnist.backend import cache_compilations, make_deterministic, set_precision
 from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.dataset import load_split, validation_split
-from fashion_mnist.errors import ParamsError, PipelineError
+from fashion_mnist.errors import PipelineError
 from fashion_mnist.evaluation import evaluate_model
 from fashion_mnist.files import write_json
 from fashion_mnist.history import summarize_history
@@ -163,18 +162,6 @@ def summarize(candidate: dict) -> None:
     accuracies = [run["val_accuracy"] for run in candidate["runs"]]
     candidate["mean_val_accuracy"] = round(sum(accuracies) / len(accuracies), 4)
     candidate["spread"] = round(max(accuracies) - min(accuracies), 4)
-
-
-def parse_changes(text: str) -> dict[str, Any]:
-    """One candidate's change: `section.key=value` settings separated by spaces, each checked like a trial's."""
-    settings = [parse_change(setting) for setting in text.split()]
-    if not settings:
-        raise ParamsError("an empty change: expected section.key=value, for example train.epochs=26")
-    keys = [key for setting in settings for key in setting]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise ParamsError(f"change {text!r} sets {repeated[0]} twice")
-    return {key: value for setting in settings for key, value in setting.items()}
 
 
 def run(recipe_name: str, changes: list[dict], seeds: list[int], budget: float, quick: bool, output: Path) -> dict:

@@ -3,14 +3,17 @@
     python -m benchmarks.trial accurate train.random_erasing=0.5             # run it, then write the report
     python -m benchmarks.trial accurate train.random_erasing=0.5 --collect   # the report of the finished experiment
     python -m benchmarks.trial accurate train.random_erasing=0.5 --collect --baseline accurate-here
+    python -m benchmarks.trial accurate "train.optimizer=momentum train.learning_rate=0.1"   # settings that go together
 
-The experiment is `dvc exp run --temp -n <recipe>-<setting>-<value>` (or --experiment) with the recipe's `-S` flags
-and the change's; `--temp` runs it in a copy of the project, so the workspace stays as it was. The report,
-reports/recipes/<recipe>/trials/<setting>-<value>.json, holds this machine, the change, the experiment's per-epoch
-validation accuracy, its best epoch and seconds, and beside them the best epoch of the recipe's committed run
-(reports/recipes/<recipe>/train/metrics.json), which chose on the same validation images. That run may come from
-another CPU, and bfloat16 need not round alike on two CPUs: --baseline names an experiment of the recipe alone run on
-this machine (`dvc exp run -n accurate-here $(fashion-mnist recipe accurate)`), which the report compares with too.
+A change is one setting, or several that only make sense together, as an optimizer and its learning rate. The
+experiment is `dvc exp run --temp -n <recipe>-<setting>-<value>` (or --experiment) with the recipe's `-S` flags and
+the change's; `--temp` runs it in a copy of the project, so the workspace stays as it was. The report,
+reports/recipes/<recipe>/trials/<setting>-<value>.json (the settings joined by _), holds this machine, the change,
+the experiment's per-epoch validation accuracy, its best epoch and seconds, and beside them the best epoch of the
+recipe's committed run (reports/recipes/<recipe>/train/metrics.json), which chose on the same validation images.
+That run may come from another CPU, and bfloat16 need not round alike on two CPUs: --baseline names an experiment of
+the recipe alone run on this machine (`dvc exp run -n accurate-here $(fashion-mnist recipe accurate)`), which the
+report compares with too.
 """
 
 import argparse
@@ -41,15 +44,30 @@ def parse_change(text: str) -> dict[str, Any]:
     return {key: parsed}
 
 
+def parse_changes(text: str) -> dict[str, Any]:
+    """One change: `section.key=value` settings separated by spaces, each checked as parse_change checks it."""
+    settings = [parse_change(setting) for setting in text.split()]
+    if not settings:
+        raise ParamsError("an empty change: expected section.key=value, for example train.epochs=26")
+    keys = [key for setting in settings for key in setting]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ParamsError(f"change {text!r} sets {repeated[0]} twice")
+    return {key: value for setting in settings for key, value in setting.items()}
+
+
+def setting_names(change: dict[str, Any]) -> list[str]:
+    """Each changed setting as key-value, without its section: the words of the trial's names."""
+    return [f"{key.partition('.')[2]}-{value}" for key, value in change.items()]
+
+
 def trial_name(recipe: str, change: dict[str, Any]) -> str:
-    """The experiment's name: the recipe, the changed setting and its value."""
-    ((key, value),) = change.items()
-    return f"{recipe}-{key.partition('.')[2]}-{value}"
+    """The experiment's name: the recipe, then each changed setting and its value."""
+    return "-".join([recipe, *setting_names(change)])
 
 
 def report_path(recipe: str, change: dict[str, Any]) -> Path:
-    ((key, value),) = change.items()
-    return RECIPE_RUNS / recipe / "trials" / f"{key.partition('.')[2]}-{value}.json"
+    return RECIPE_RUNS / recipe / "trials" / f"{'_'.join(setting_names(change))}.json"
 
 
 def points(difference: float) -> float:
@@ -110,7 +128,9 @@ def main() -> None:
     """Run the experiment (unless --collect), then write its report and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", help="a recipe of recipes.yaml, with a committed run in reports/recipes/")
-    parser.add_argument("change", help="section.key=value, set on top of the recipe")
+    parser.add_argument(
+        "change", help="section.key=value set on top of the recipe, or several separated by spaces, in one argument"
+    )
     parser.add_argument("--experiment", help="the experiment's name (default: recipe-key-value)")
     parser.add_argument("--collect", action="store_true", help="only write the report of the finished experiment")
     parser.add_argument("--baseline", help="an experiment of the recipe alone on this machine, to compare with too")
@@ -118,7 +138,7 @@ def main() -> None:
     arguments = parser.parse_args()
     try:
         recipe = recipe_named(arguments.recipe)
-        change = parse_change(arguments.change)
+        change = parse_changes(arguments.change)
     except ParamsError as error:
         raise SystemExit(f"benchmarks.trial: {error}") from None
     experiment = arguments.experiment or trial_name(arguments.recipe, change)

@@ -127,6 +127,11 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
+def in_words(items: list[str]) -> str:
+    """Items as a sentence lists them: a; a and b; a, b and c."""
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else items[0]
+
+
 def gigabytes(megabytes: float) -> str:
     """Megabytes as gigabytes, two decimals."""
     return f"{megabytes / 1000:.2f} GB"
@@ -457,20 +462,25 @@ def accurate_width(report: dict | None) -> list[str]:
 
 def accurate_trial(trial: dict, recipe: dict, recipe_machine: dict) -> str:
     """One change tried on the recipe's train stage, against the recipe's run, and what the recipe did with it."""
-    ((key, value),) = trial["change"].items()
+    change = trial["change"]
     run, base, machine = trial["run"], trial["recipe_run"], trial["machine"]
     same_machine = trial.get("baseline")
     # The comparison that decides: with the recipe alone on the same machine, where the trial has one.
     difference = trial["baseline_difference_points"] if same_machine else trial["difference_points"]
-    decision = "The recipe includes it." if recipe.get(key) == value else left_out(difference)
+    settings = " ".join(f"{key}={value}" for key, value in change.items())
+    # Several settings are one argument of the command.
+    flags = f'"{settings}"' if len(change) > 1 else settings
+    included = all(recipe.get(key) == value for key, value in change.items())
+    decision = "The recipe includes it." if included else left_out(difference)
     if machine["cpu"] != recipe_machine["cpu"] and not same_machine:
         decision += (
             f" The recipe's run was made on an {recipe_machine['cpu']}; in bfloat16 two CPUs need not round alike, "
             "so part of the difference may be the machine's."
         )
     return (
-        f"`{key}: {value}` tried on top of the recipe, train only (`python -m benchmarks.trial accurate "
-        f"{key}={value}`, [`{Path(trial['file']).name}`]({trial['file']}), on {machine['cores']} cores of an "
+        f"{in_words([f'`{key}: {value}`' for key, value in change.items()])} tried "
+        f"{'together ' if len(change) > 1 else ''}on top of the recipe, train only (`python -m benchmarks.trial "
+        f"accurate {flags}`, [`{Path(trial['file']).name}`]({trial['file']}), on {machine['cores']} cores of an "
         f"{machine['cpu']}, {trial['date']}): best validation accuracy {run['best_val_accuracy']:.4f} at epoch "
         f"{run['best_epoch']} of {run['epochs_run']}, against the recipe's {base['val_accuracy']:.4f} at epoch "
         f"{base['best_epoch']}, {trial['difference_points']:+.2f} points"

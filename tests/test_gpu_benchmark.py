@@ -152,11 +152,6 @@ def test_a_bad_recipe_or_change_stops_with_its_name(monkeypatch, arguments: list
         gpu.main(arguments)
 
 
-def test_one_change_may_set_several_settings_together():
-    change = gpu.parse_changes("train.ema_momentum=0.999  train.batch_norm_statistics=recomputed")
-    assert change == {"train.ema_momentum": 0.999, "train.batch_norm_statistics": "recomputed"}
-
-
 def test_missing_prepared_data_stops_with_the_files_name(monkeypatch, tmp_path: Path):
     for name in ("params.yaml", "recipes.yaml"):
         (tmp_path / name).write_text((REPOSITORY / name).read_text())

@@ -317,6 +317,18 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
         "change is +0.26 points there. The recipe leaves it out." in text
     )
     assert "the machine's" not in text
+    together = {"train.optimizer": "momentum", "train.learning_rate": 0.1, "train.weight_decay": 0.005}
+    (trials / "random_erasing-0.5.json").unlink()
+    (trials / "optimizer-momentum_learning_rate-0.1_weight_decay-0.005.json").write_text(
+        json.dumps({**trial, "change": together, "difference_points": -0.13})
+    )
+    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert (
+        "`train.optimizer: momentum`, `train.learning_rate: 0.1` and `train.weight_decay: 0.005` tried together on top "
+        'of the recipe, train only (`python -m benchmarks.trial accurate "train.optimizer=momentum '
+        'train.learning_rate=0.1 train.weight_decay=0.005"`' in text
+    )
+    assert "-0.13 points. That is less than 0.2 points" in text
 
 
 def test_the_wider_filters_are_rendered_against_the_recipe_and_the_goals_minutes(project: Path):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from benchmarks import trial
-from benchmarks.trial import collect, parse_change, report_path, trial_name
+from benchmarks.trial import collect, parse_change, parse_changes, report_path, trial_name
 from fashion_mnist.errors import ParamsError
 from fashion_mnist.recipes import apply_recipe, load_recipes
 from tests.test_batch_sizes import commit_run, git
@@ -29,6 +29,22 @@ def test_a_change_is_one_param_of_params_yaml_with_a_value_its_rule_accepts():
         parse_change("train.erasing=0.5")
     with pytest.raises(ParamsError, match=r"sets train.random_erasing to 1.5; it must be"):
         parse_change("train.random_erasing=1.5")
+
+
+def test_a_change_may_set_several_settings_that_go_together():
+    change = parse_changes("train.optimizer=momentum  train.learning_rate=0.1")
+    assert change == {"train.optimizer": "momentum", "train.learning_rate": 0.1}
+    assert parse_changes("train.random_erasing=0.5") == ERASING
+    assert trial_name("accurate", change) == "accurate-optimizer-momentum-learning_rate-0.1"
+    assert report_path("accurate", change) == Path(
+        "reports/recipes/accurate/trials/optimizer-momentum_learning_rate-0.1.json"
+    )
+    with pytest.raises(ParamsError, match="sets train.learning_rate twice"):
+        parse_changes("train.learning_rate=0.1 train.learning_rate=0.2")
+    with pytest.raises(ParamsError, match="an empty change"):
+        parse_changes("  ")
+    with pytest.raises(ParamsError, match=r"sets 'train.momentum', which is no key of params.yaml"):
+        parse_changes("train.optimizer=momentum train.momentum=0.9")
 
 
 @pytest.fixture
