@@ -460,6 +460,29 @@ def accurate_width(report: dict | None) -> list[str]:
     ]
 
 
+def accurate_standing(reports: dict, recipe_accuracy: float, test: float) -> list[str]:
+    """What the changes tried on the recipe add up to, against the validation accuracy that the CPU goal needs."""
+    tried = [(trial["difference_points"], trial["run"]["best_val_accuracy"]) for trial in reports["accurate_trials"]]
+    width = reports["accurate_width"]
+    if width:
+        tried.append((width["difference_points"], width["wider_run"]["best_val_accuracy"]))
+    if not tried:
+        return []
+    differences = [difference for difference, _ in tried]
+    higher = sum(difference > 0 for difference in differences)
+    best = max(accuracy for _, accuracy in tried)
+    gap = recipe_accuracy - test
+    needed = CPU_ACCURACY_GOAL + gap
+    return [
+        f"The {len(tried)} changes tried above validated from {min(differences):+.2f} to {max(differences):+.2f} "
+        f"points against the recipe's {recipe_accuracy:.4f}, {higher or 'none'} of them higher. "
+        f"At the recipe's gap between validation and test, {gap * 100:.2f} points, the goal's {CPU_ACCURACY_GOAL} "
+        f"on the test set would need a validation accuracy near {needed:.4f}, {(needed - best) * 100:.2f} points "
+        f"above the best of them ({best:.4f}).",
+        "",
+    ]
+
+
 def accurate_trial(trial: dict, recipe: dict, recipe_machine: dict) -> str:
     """One change tried on the recipe's train stage, against the recipe's run, and what the recipe did with it."""
     change = trial["change"]
@@ -537,6 +560,7 @@ def accurate_recipe(reports: dict) -> str:
         "",
         *(line for trial in reports["accurate_trials"] for line in (accurate_trial(trial, params, machine), "")),
         *accurate_width(reports["accurate_width"]),
+        *accurate_standing(reports, train["val_accuracy"], test),
         f"One training step of {timed['batch_size']} images, each model and precision timed one after the other on "
         f"the same machine, the fastest of {timed['rounds']} rounds (`python -m benchmarks.precision accurate`, "
         f"[`precision.json`](reports/recipes/accurate/precision.json), {timed['date']}), and what `final-train`'s "

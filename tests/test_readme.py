@@ -367,6 +367,28 @@ def test_the_wider_filters_are_rendered_against_the_recipe_and_the_goals_minutes
     assert "Wider layers" not in render_readme.accurate_recipe(render_readme.load_reports(project))
 
 
+def test_the_changes_tried_are_summed_up_against_the_validation_accuracy_the_cpu_goal_needs(project: Path):
+    reports = render_readme.load_reports(project)
+    reports["accurate_trials"] = [
+        {"difference_points": -0.05, "run": {"best_val_accuracy": 0.95}},
+        {"difference_points": -0.28, "run": {"best_val_accuracy": 0.9477}},
+    ]
+    reports["accurate_width"] = {"difference_points": 0.1, "wider_run": {"best_val_accuracy": 0.9515}}
+    text = "\n".join(render_readme.accurate_standing(reports, recipe_accuracy=0.9505, test=0.9435))
+    assert (
+        "The 3 changes tried above validated from -0.28 to +0.10 points against the recipe's 0.9505, 1 of them" in text
+    )
+    assert (
+        "gap between validation and test, 0.70 points, the goal's 0.95 on the test set would need a validation" in text
+    )
+    assert "accuracy near 0.9570, 0.55 points above the best of them (0.9515)." in text
+    reports["accurate_width"] = None
+    assert "The 2 changes tried above" in render_readme.accurate_standing(reports, 0.9505, 0.9435)[0]
+    assert "none of them higher" in render_readme.accurate_standing(reports, 0.9505, 0.9435)[0]
+    reports["accurate_trials"] = []
+    assert render_readme.accurate_standing(reports, 0.9505, 0.9435) == []
+
+
 def test_the_batch_norm_statistics_are_rendered_epoch_for_epoch(project: Path):
     path = project / "reports/recipes/accurate/batch_norm.json"
     report = json.loads(path.read_text())
