@@ -28,8 +28,13 @@ def add_report_arguments(parser: argparse.ArgumentParser, *, report: str, figure
     parser.add_argument("--draw", action="store_true", help="only redraw the figure from the report")
 
 
+def read_report(path: Path, missing: str) -> dict:
+    """The JSON report at `path`; a DataError that names it and says `missing` where it does not exist."""
+    if not path.exists():
+        raise DataError(f"{path}: {missing}")
+    return json.loads(path.read_text())
+
+
 def report_to_draw(output: Path) -> dict:
     """The report at `output` that --draw redraws a figure from; a DataError if the benchmark has not written it."""
-    if not output.exists():
-        raise DataError(f"{output}: no report to draw: run the benchmark first")
-    return json.loads(output.read_text())
+    return read_report(output, "no report to draw: run the benchmark first")

@@ -14,7 +14,6 @@ Writes reports/recipes/<recipe>/width.json.
 """
 
 import argparse
-import json
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -25,13 +24,14 @@ import keras
 import numpy as np
 
 from benchmarks.machine import machine
-from benchmarks.outputs import output_path
+from benchmarks.outputs import output_path, read_report
 from benchmarks.precision import ROUNDS, STEPS, seconds_per_step
 from benchmarks.recipe import quick_data
+from benchmarks.trial import RECIPE_RUNS, points
 from fashion_mnist import paths
 from fashion_mnist.backend import make_deterministic, set_precision
 from fashion_mnist.dataset import load_split, validation_split
-from fashion_mnist.errors import DataError, ParamsError, PipelineError
+from fashion_mnist.errors import ParamsError, PipelineError
 from fashion_mnist.files import write_json
 from fashion_mnist.history import summarize_history
 from fashion_mnist.model import VGG_FAST_FILTERS, FlipAveraged, build_vgg_fast_model
@@ -39,7 +39,6 @@ from fashion_mnist.params import load_params
 from fashion_mnist.recipes import apply_recipe, recipe_named
 from fashion_mnist.training import train_model, training_arguments
 
-RECIPE_RUNS = paths.REPORTS_DIR / "recipes"
 WIDER = (32, 64, 160, 384)
 
 
@@ -49,13 +48,6 @@ def parse_filters(text: str) -> tuple[int, int, int, int]:
     if len(parts) != 4 or not all(part.isdigit() and int(part) > 0 for part in parts):
         raise ParamsError(f"--filters {text!r}: expected four positive whole numbers joined by /, as in 32/64/160/384")
     return tuple(int(part) for part in parts)
-
-
-def committed(path: Path) -> dict:
-    """A report of the recipe's committed run, which the wider model is compared with."""
-    if not path.exists():
-        raise DataError(f"{path}: no committed run of the recipe to compare with")
-    return json.loads(path.read_text())
 
 
 def vgg_fast_with(filters: tuple[int, int, int, int], test_time_augmentation: str) -> keras.Model:
@@ -122,8 +114,9 @@ def run(recipe: str, filters: tuple[int, int, int, int], quick: bool) -> dict:
     else:
         images, labels = load_split(paths.TRAIN_DATA)
     steps, rounds = (2, 1) if quick else (STEPS, ROUNDS)
-    recipe_train = committed(RECIPE_RUNS / recipe / "train/metrics.json")
-    recipe_final_seconds = committed(RECIPE_RUNS / recipe / "final-train/timing.json")["train_seconds"]
+    missing = "no committed run of the recipe to compare with"
+    recipe_train = read_report(RECIPE_RUNS / recipe / "train/metrics.json", missing)
+    recipe_final_seconds = read_report(RECIPE_RUNS / recipe / "final-train/timing.json", missing)["train_seconds"]
     wider = validated_run(images, labels, params, filters)
     step = timed_steps(images, labels, params, {"recipe": VGG_FAST_FILTERS, "wider": filters}, steps, rounds)
     ratio = step["wider"]["fastest"] / step["recipe"]["fastest"]
@@ -137,7 +130,7 @@ def run(recipe: str, filters: tuple[int, int, int, int], quick: bool) -> dict:
         "filters": {"recipe": list(VGG_FAST_FILTERS), "wider": list(filters)},
         "wider_run": wider,
         "recipe_run": {key: recipe_train[key] for key in ("best_epoch", "val_accuracy", "epochs", "parameters")},
-        "difference_points": round((wider["best_val_accuracy"] - recipe_train["val_accuracy"]) * 100, 2),
+        "difference_points": points(wider["best_val_accuracy"] - recipe_train["val_accuracy"]),
         "steps_timed": steps,
         "rounds": rounds,
         "seconds_per_step": step,

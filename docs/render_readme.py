@@ -422,14 +422,14 @@ def flip_averaging(reports: dict) -> str:
     )
 
 
-def left_out(difference: float) -> str:
-    """Why the recipe leaves out a change that validated `difference` points from it, with one seed."""
+def left_out(difference: float, decision: str = "leaves it out") -> str:
+    """Why the recipe makes `decision` about a change that validated `difference` points from it, with one seed."""
     if abs(difference) < SEED_RESOLUTION_POINTS:
         return (
             f"That is less than {SEED_RESOLUTION_POINTS} points, which one seed cannot tell apart, so the recipe "
-            "leaves it out until three seeds decide."
+            f"{decision} until three seeds decide."
         )
-    return "The recipe leaves it out."
+    return f"The recipe {decision}."
 
 
 def accurate_width(report: dict | None) -> list[str]:
@@ -454,7 +454,7 @@ def accurate_width(report: dict | None) -> list[str]:
             "The wider layers validate higher by more than one seed can tell apart: the recipe's next full run "
             "should try them."
             if report["difference_points"] >= SEED_RESOLUTION_POINTS
-            else left_out(report["difference_points"]).replace("leaves it out", "keeps its filters")
+            else left_out(report["difference_points"], "keeps its filters")
         ),
         "",
     ]
