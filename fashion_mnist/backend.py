@@ -2,19 +2,52 @@
 native, and spreading one training run over several devices or processes with Keras's distribution API."""
 
 import os
+import platform
 from collections.abc import Callable
 from pathlib import Path
 
 import keras
 
 from fashion_mnist.errors import ParamsError, PipelineError
-from fashion_mnist.params import DISTRIBUTIONS, PRECISIONS
+from fashion_mnist.params import CPU_ISAS, DISTRIBUTIONS, PRECISIONS
 
 # XLA picks the fastest of several GPU kernels, some of which add in a varying order; this keeps one order.
 DETERMINISTIC_XLA_FLAG = "--xla_gpu_deterministic_ops=true"
+# XLA's cap on the instruction set its CPU code uses, as oneDNN's is ONEDNN_MAX_CPU_ISA.
+XLA_MAX_ISA_FLAG = "--xla_cpu_max_isa"
 # Where a run over several processes learns its coordinator, its size and its own place: JAX's variable
 # for the coordinator, and the matching two for the rest.
 PROCESS_VARIABLES = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
+def cap_instruction_set(cpu_isa: str, environment: dict[str, str] = os.environ) -> str:
+    """Apply `train.cpu_isa` to `environment`; return what the stage's numbers then depend on, in words.
+
+    oneDNN (TensorFlow's kernels) and XLA (JAX's compiler) pick their code by the CPU's instruction set, and float32
+    sums come out in another order with AVX-512 than with AVX2. `avx2` caps both at AVX2 with FMA, which every
+    x86-64 CPU since about 2015 has, so the same params give the same bytes on all of them; `native` lets the CPU
+    decide. Call it before the first computation: oneDNN reads its cap when it first runs a kernel, and XLA its flags
+    when JAX first starts a device. ARM CPUs have their own kernels, which no cap makes equal to x86's.
+    """
+    if cpu_isa not in CPU_ISAS:
+        raise ParamsError(f"train.cpu_isa must be one of {', '.join(CPU_ISAS)}, got {cpu_isa!r}")
+    machine = platform.machine().lower()
+    flags = environment.get("XLA_FLAGS", "").split()
+    flags = [flag for flag in flags if not flag.startswith(f"{XLA_MAX_ISA_FLAG}=")]
+    environment.pop("ONEDNN_MAX_CPU_ISA", None)
+    if cpu_isa == "native":
+        described = f"native ({machine}): results depend on this CPU"
+    elif machine in ("x86_64", "amd64"):
+        environment["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+        flags.append(f"{XLA_MAX_ISA_FLAG}=AVX2")
+        described = "avx2: the same bytes on every x86-64 CPU with AVX2 and FMA"
+    else:
+        described = f"avx2 has no effect on {machine}: results depend on this CPU"
+    if flags:
+        environment["XLA_FLAGS"] = " ".join(flags)
+    else:
+        environment.pop("XLA_FLAGS", None)
+    return described
 
 
 def make_deterministic(seed: int) -> None:

@@ -17,7 +17,7 @@ BEST_WEIGHTS_FILE = "best.weights.h5"
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """After each epoch, save weights, optimizer state and history to resume from, keep the best
-    validation epoch's weights, and stop early once `patience` epochs brought no better val_accuracy.
+    validation epoch's weights by `monitor`, and stop early once `patience` epochs brought no better score.
 
     The weights go to new files first; `state.json`, written last and atomically, names them and the
     epoch. A run killed at any moment leaves the previous complete state. Without a directory (a run
@@ -31,13 +31,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
         directory: Path | None,
         identity: dict,
         history: list[dict],
+        monitor: str,
         patience: int | None,
         on_epoch: Callable[[dict], None] | None = None,
         stop_when: Callable[[dict], bool] | None = None,
     ):
         super().__init__()
         self.directory = Path(directory) if directory else None
-        self.identity, self.history, self.patience, self.on_epoch = identity, history, patience, on_epoch
+        self.identity, self.history, self.monitor, self.patience = identity, history, monitor, patience
+        self.on_epoch = on_epoch
         self.stop_when = stop_when
         self.best_weights = None  # The best epoch's weights, when it happened in this process's run.
 
@@ -49,10 +51,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.on_epoch(self.history[-1])
         if self.directory is not None:
             self.save(epoch)
-        elif best_epoch_index(self.history) == len(self.history) - 1:
+        elif best_epoch_index(self.history, self.monitor) == len(self.history) - 1:
             self.best_weights = self.model.get_weights()
-        if patience_ran_out(self.history, self.patience):
-            print(f"Stopping early: no better val_accuracy for {self.patience} epochs.")
+        if patience_ran_out(self.history, self.patience, self.monitor):
+            print(f"Stopping early: no better {self.monitor} for {self.patience} epochs.")
             self.model.stop_training = True
         if self.stop_when and self.stop_when(self.history[-1]):
             self.model.stop_training = True
@@ -61,7 +63,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         weights = self.directory / f"epoch-{epoch + 1:04d}.weights.h5"
         with atomic_path(weights) as temporary:
             self.model.save_weights(temporary)
-        if best_epoch_index(self.history) == len(self.history) - 1:
+        if best_epoch_index(self.history, self.monitor) == len(self.history) - 1:
             with atomic_path(self.directory / BEST_WEIGHTS_FILE) as temporary:
                 shutil.copyfile(weights, temporary)
         write_json(
@@ -109,7 +111,8 @@ def restore(model: keras.Model, directory: Path, identity: dict) -> tuple[int, l
     changes = identity_changes(state["identity"], identity)
     if changes:
         return _discard(directory, "it was made with " + "; ".join(changes))
-    if best_epoch_index(state["history"]) is not None and not (directory / BEST_WEIGHTS_FILE).is_file():
+    validated = all("val_loss" in row for row in state["history"])
+    if validated and state["history"] and not (directory / BEST_WEIGHTS_FILE).is_file():
         return _discard(directory, f"it is unreadable ({BEST_WEIGHTS_FILE}, the best epoch's weights, is missing)")
     try:
         # The optimizer's variables exist only once it is built; they must exist to be loaded.

@@ -1,5 +1,11 @@
 """Which epoch validation chooses, defined once: the train stage keeps it, final-train retrains for it,
-plot marks it, and early stopping counts from it."""
+plot marks it, and early stopping counts from it.
+
+`monitor` names the validation score that decides (train.monitor): val_loss, lowest first, as Keras's
+EarlyStopping and ModelCheckpoint watch by default, or val_accuracy, highest first. On the blog model's plateau
+val_accuracy moves by a few images of 12,000 from epoch to epoch, so its highest value falls on any of twenty
+epochs; val_loss has one clear valley before it climbs, and its lowest epoch stays put.
+"""
 
 import json
 from pathlib import Path
@@ -9,25 +15,32 @@ import pandas as pd
 
 from fashion_mnist.errors import DataError
 
-
-def best_epoch_index(history: list[dict]) -> int | None:
-    """The position in `history` of the first epoch with the highest val_accuracy; None without validation."""
-    scores = [row["val_accuracy"] for row in history if "val_accuracy" in row]
-    return int(np.argmax(scores)) if scores and len(scores) == len(history) else None
+# Whether each monitored score is better high or low.
+HIGHER_IS_BETTER = {"val_accuracy": True, "val_loss": False}
 
 
-def patience_ran_out(history: list[dict], patience: int | None) -> bool:
-    """Whether `patience` epochs have passed since the best val_accuracy: early stopping's rule."""
-    best = best_epoch_index(history)
+def best_epoch_index(history: list[dict], monitor: str) -> int | None:
+    """The position in `history` of the first epoch with the best `monitor` score; None without validation."""
+    if monitor not in HIGHER_IS_BETTER:
+        raise ValueError(f"unknown monitor {monitor!r}; expected one of {', '.join(HIGHER_IS_BETTER)}")
+    scores = [row[monitor] for row in history if monitor in row]
+    if not scores or len(scores) != len(history):
+        return None
+    return int(np.argmax(scores) if HIGHER_IS_BETTER[monitor] else np.argmin(scores))
+
+
+def patience_ran_out(history: list[dict], patience: int | None, monitor: str) -> bool:
+    """Whether `patience` epochs have passed since the best `monitor` score: early stopping's rule."""
+    best = best_epoch_index(history, monitor)
     return patience is not None and best is not None and len(history) - 1 - best >= patience
 
 
-def summarize_history(history: pd.DataFrame) -> dict:
-    """The best validation epoch's scores, which epoch it was, and the epochs run: the model train keeps.
+def summarize_history(history: pd.DataFrame, monitor: str) -> dict:
+    """The best validation epoch's scores by `monitor`, which epoch it was, and the epochs run: the model train keeps.
 
     Validation accuracy comes first, as it leads the columns of `dvc exp show`.
     """
-    best = history.iloc[best_epoch_index(history.to_dict("records"))]
+    best = history.iloc[best_epoch_index(history.to_dict("records"), monitor)]
     return {
         "val_accuracy": float(best["val_accuracy"]),
         "val_loss": float(best["val_loss"]),

@@ -7,13 +7,14 @@ from matplotlib.figure import Figure
 METRICS = ["accuracy", "loss", "val_accuracy", "val_loss"]
 
 
-def learning_curves(history: pd.DataFrame, best_epoch: int) -> Figure:
-    """Accuracy and loss per epoch, training against validation, with the best validation epoch marked."""
+def learning_curves(history: pd.DataFrame, best_epoch: int, monitor: str) -> Figure:
+    """Accuracy and loss per epoch, training against validation, with the epoch kept by `monitor` marked."""
+    kept = f"epoch kept: {'lowest' if monitor == 'val_loss' else 'highest'} {monitor} ({best_epoch})"
     figure = Figure(figsize=(11, 4.5), layout="constrained")
     for axes, metric in zip(figure.subplots(1, 2), ("accuracy", "loss"), strict=True):
         axes.plot(history["epoch"], history[metric], marker=".", label="training")
         axes.plot(history["epoch"], history[f"val_{metric}"], marker=".", label="validation")
-        axes.axvline(best_epoch, color="grey", linestyle="--", label=f"best validation accuracy (epoch {best_epoch})")
+        axes.axvline(best_epoch, color="grey", linestyle="--", label=kept)
         axes.set(title=metric.capitalize(), xlabel="epoch", ylabel=metric)
         axes.grid(alpha=0.3)
         axes.legend()

@@ -21,6 +21,8 @@ BACKENDS = ("tensorflow", "jax")
 DISTRIBUTIONS = ("none", "data_parallel")
 AUGMENT_ON = ("host", "device")
 BATCH_NORM_STATISTICS = ("moving", "recomputed")
+MONITORS = ("val_loss", "val_accuracy")
+CPU_ISAS = ("avx2", "native")
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "precision": one_of(*PRECISIONS),
         "backend": one_of(*BACKENDS),
         "validation_split": open_interval(0, 1),
+        "monitor": one_of(*MONITORS),
         "early_stopping_patience": optional(integer(1)),
+        "cpu_isa": one_of(*CPU_ISAS),
         "distribution": one_of(*DISTRIBUTIONS),
     },
     "final": {"epochs": either(one_of("auto"), integer(1))},

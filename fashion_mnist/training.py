@@ -192,6 +192,7 @@ def train_model(
     random_erasing: float = 0.0,
     augment_on: str = "host",
     batch_norm_statistics: str = "moving",
+    monitor: str = "val_loss",
     early_stopping_patience: int | None = None,
     seed: int,
     checkpoint_dir: Path | None,
@@ -216,9 +217,9 @@ def train_model(
     `batch_norm_statistics` "recomputed" sets the batch-norm statistics from a seeded sample of `images`, unaugmented,
     before each validation and at the end (RecomputeBatchNormStatistics); "moving" keeps Keras's moving averages.
 
-    With validation data, `model` ends with the weights of its best val_accuracy epoch, and training
-    stops once `early_stopping_patience` epochs brought no better one (None: never). Returns one
-    history row per epoch run.
+    With validation data, `model` ends with the weights of its best epoch by `monitor` (lowest val_loss, or highest
+    val_accuracy), and training stops once `early_stopping_patience` epochs brought no better one (None: never).
+    Returns one history row per epoch run.
 
     In a data-parallel run over `devices` devices and several processes, each feeds `part` (its index,
     the count) of every batch, and none passes a `checkpoint_dir`: a checkpoint that only some of them
@@ -286,6 +287,7 @@ def train_model(
         random_erasing=random_erasing,
         augment_on=augment_on,
         batch_norm_statistics=batch_norm_statistics,
+        monitor=monitor,
         early_stopping_patience=early_stopping_patience,
         seed=seed,
         processes=part[1],
@@ -297,8 +299,10 @@ def train_model(
     if on_epoch:
         for row in history:
             on_epoch(row)
-    checkpoint = EpochCheckpoint(checkpoint_dir, identity, history, early_stopping_patience, on_epoch, stop_when)
-    if first_epoch < epochs and not patience_ran_out(history, early_stopping_patience):
+    checkpoint = EpochCheckpoint(
+        checkpoint_dir, identity, history, monitor, early_stopping_patience, on_epoch, stop_when
+    )
+    if first_epoch < epochs and not patience_ran_out(history, early_stopping_patience, monitor):
         trained.fit(
             batch_stream(
                 images,
@@ -328,7 +332,7 @@ def train_model(
             # One line per epoch when the output is a log, a live progress bar in a terminal.
             verbose=1 if sys.stdout.isatty() else 2,
         )
-    if best_epoch_index(history) is not None:
+    if best_epoch_index(history, monitor) is not None:
         if checkpoint_dir is None:
             # Every process sets the weights kept in memory itself: a variable spread over several
             # processes changes only when all of them change it.

@@ -6,6 +6,7 @@ It reads the test set after every decision has been made, and refuses to run ins
 import time
 
 from fashion_mnist import paths
+from fashion_mnist.backend import cap_instruction_set
 from fashion_mnist.dataset import load_split
 from fashion_mnist.export import (
     BATCH_SIZE,
@@ -28,7 +29,8 @@ TIMED_CALLS = 100
 def main() -> None:
     """Quantize the final model, calibrated on training images, then compare both models on the test set."""
     refuse_inside_experiment("export")
-    params = load_params(["base", "export"])
+    params = load_params(["base", "train", "export"])
+    print(f"instruction set: {cap_instruction_set(params['train']['cpu_isa'])}")
     model = load_model(paths.FINAL_MODEL)
     x_train, _ = load_split(paths.TRAIN_DATA)
     calibration = calibration_images(x_train, count=params["export"]["calibration_images"], seed=params["base"]["seed"])

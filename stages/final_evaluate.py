@@ -4,6 +4,7 @@ It reads the test set after every decision has been made, and refuses to run ins
 """
 
 from fashion_mnist import paths
+from fashion_mnist.backend import cap_instruction_set
 from fashion_mnist.dataset import load_split
 from fashion_mnist.evaluation import (
     confusion_matrix_figure,
@@ -24,7 +25,9 @@ from fashion_mnist.stage import check_backend, refuse_inside_experiment, run_sta
 def main() -> None:
     """Score models/final.keras on the test set; write the metrics, per-class scores and figures."""
     refuse_inside_experiment("final-evaluate")
-    check_backend(load_params(["train"])["train"]["backend"])
+    train = load_params(["train"])["train"]
+    check_backend(train["backend"])
+    print(f"instruction set: {cap_instruction_set(train['cpu_isa'])}")
     model = load_model(paths.FINAL_MODEL)
     x_test, y_test = load_split(paths.TEST_DATA)
 

@@ -1,6 +1,7 @@
 """Stage plot: draw the learning curves of the train stage, and what its model's first convolution sees."""
 
 from fashion_mnist import paths
+from fashion_mnist.backend import cap_instruction_set
 from fashion_mnist.convolution import convolution_figure, convolution_outputs, one_image_per_class
 from fashion_mnist.dataset import CLASS_NAMES, load_split, validation_split
 from fashion_mnist.files import save_figure
@@ -16,10 +17,12 @@ def main() -> None:
     """Draw the learning curves, then the first convolution's filters and maps on validation images."""
     params = load_params(["base", "train"])
     check_backend(params["train"]["backend"])
+    print(f"instruction set: {cap_instruction_set(params['train']['cpu_isa'])}")
     history = read_history(paths.TRAIN_EPOCHS, metrics=METRICS)
     best = read_best_epoch(paths.TRAIN_METRICS)
-    save_figure(learning_curves(history, best_epoch=best), paths.LEARNING_CURVES)
-    print(f"{paths.LEARNING_CURVES}: {len(history)} epochs, best validation accuracy at epoch {best}")
+    monitor = params["train"]["monitor"]
+    save_figure(learning_curves(history, best_epoch=best, monitor=monitor), paths.LEARNING_CURVES)
+    print(f"{paths.LEARNING_CURVES}: {len(history)} epochs, epoch {best} kept by {monitor}")
 
     # The same validation part as the train stage's, so the model never trained on these images.
     images, labels = load_split(paths.TRAIN_DATA)

@@ -8,7 +8,14 @@ import os
 from contextlib import nullcontext
 
 from fashion_mnist import paths
-from fashion_mnist.backend import cache_compilations, local_copy, make_deterministic, set_precision, start_distribution
+from fashion_mnist.backend import (
+    cache_compilations,
+    cap_instruction_set,
+    local_copy,
+    make_deterministic,
+    set_precision,
+    start_distribution,
+)
 from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split, validation_split
@@ -30,6 +37,7 @@ def main() -> None:
     params = load_params(["base", "model", "train"])
     seed, train = params["base"]["seed"], params["train"]
     check_backend(train["backend"])
+    print(f"instruction set: {cap_instruction_set(train['cpu_isa'])}")
     make_deterministic(seed)
     cache_compilations(paths.COMPILATION_CACHE_DIR)
     process, processes, devices = start_distribution(train["distribution"], dict(os.environ), train["batch_size"])
@@ -57,6 +65,7 @@ def main() -> None:
             validation_data=(x_validation, y_validation),
             epochs=train["epochs"],
             **training_arguments(train),
+            monitor=train["monitor"],
             early_stopping_patience=train["early_stopping_patience"],
             seed=seed,
             # Processes start together from epoch 1: a checkpoint only some of them could see would split them.
@@ -74,13 +83,14 @@ def main() -> None:
     if process != 0:
         return
 
-    metrics = {**summarize_history(history), "parameters": model.count_params()}
+    metrics = {**summarize_history(history, train["monitor"]), "parameters": model.count_params()}
     save_model(model, paths.MODEL)
     write_text(paths.MODEL_SUMMARY, summary)
     write_json(
         paths.TRAIN_ENVIRONMENT,
         {
             "precision": policy,
+            "cpu_isa": train["cpu_isa"],
             "distribution": train["distribution"],
             "processes": processes,
             "devices": devices,
@@ -101,8 +111,8 @@ def main() -> None:
     write_json(paths.TRAIN_TIMING, timing)
     clear_checkpoint(CHECKPOINT_DIR)
     print(
-        f"kept epoch {metrics['best_epoch']} of {metrics['epochs']}: val_accuracy {metrics['val_accuracy']:.4f}, "
-        f"val_loss {metrics['val_loss']:.4f}; {seconds:.0f} s"
+        f"kept epoch {metrics['best_epoch']} of {metrics['epochs']} by {train['monitor']}: "
+        f"val_accuracy {metrics['val_accuracy']:.4f}, val_loss {metrics['val_loss']:.4f}; {seconds:.0f} s"
     )
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from fashion_mnist import identity
-from fashion_mnist.backend import process_settings, start_distribution
+from fashion_mnist import backend, identity
+from fashion_mnist.backend import cap_instruction_set, process_settings, start_distribution
 from fashion_mnist.batches import epoch_batches, steps_per_epoch
 from fashion_mnist.errors import ParamsError, PipelineError
 from fashion_mnist.identity import identity_changes
@@ -47,6 +47,35 @@ def run_on(backend: str, command: list[str], cwd: Path, **variables: str) -> sub
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def test_the_avx2_cap_sets_onednn_and_xla_on_x86_and_keeps_other_xla_flags(monkeypatch):
+    monkeypatch.setattr(backend.platform, "machine", lambda: "x86_64")
+    environment = {"XLA_FLAGS": "--xla_gpu_deterministic_ops=true --xla_cpu_max_isa=AVX512"}
+    assert cap_instruction_set("avx2", environment).startswith("avx2: the same bytes")
+    assert environment == {
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "XLA_FLAGS": "--xla_gpu_deterministic_ops=true --xla_cpu_max_isa=AVX2",
+    }
+
+
+def test_native_lifts_any_cap_that_the_environment_had(monkeypatch):
+    monkeypatch.setattr(backend.platform, "machine", lambda: "x86_64")
+    environment = {"ONEDNN_MAX_CPU_ISA": "SSE41", "XLA_FLAGS": "--xla_cpu_max_isa=AVX2"}
+    assert "results depend on this CPU" in cap_instruction_set("native", environment)
+    assert environment == {}
+
+
+def test_the_avx2_cap_says_it_has_no_effect_on_arm(monkeypatch):
+    monkeypatch.setattr(backend.platform, "machine", lambda: "arm64")
+    environment = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert cap_instruction_set("avx2", environment) == "avx2 has no effect on arm64: results depend on this CPU"
+    assert environment == {}
+
+
+def test_an_unknown_cpu_isa_is_refused_naming_the_key():
+    with pytest.raises(ParamsError, match="train.cpu_isa must be one of avx2, native, got 'avx512'"):
+        cap_instruction_set("avx512", {})
 
 
 def test_no_process_variables_means_a_single_process():

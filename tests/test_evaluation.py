@@ -48,12 +48,12 @@ def test_confusion_rows_name_the_classes():
 
 
 def test_learning_curves_show_both_metrics_for_both_sets_and_the_best_epoch():
-    figure = learning_curves(HISTORY, best_epoch=2)
+    figure = learning_curves(HISTORY, best_epoch=2, monitor="val_loss")
     accuracy, loss = figure.axes
     for axes, metric in [(accuracy, "accuracy"), (loss, "loss")]:
         assert axes.get_xlabel() == "epoch" and axes.get_ylabel() == metric
         labels = [text.get_text() for text in axes.get_legend().get_texts()]
-        assert labels == ["training", "validation", "best validation accuracy (epoch 2)"]
+        assert labels == ["training", "validation", "epoch kept: lowest val_loss (2)"]
         training, validation, best = axes.get_lines()
         assert training.get_ydata().tolist() == HISTORY[metric].tolist()
         assert validation.get_ydata().tolist() == HISTORY[f"val_{metric}"].tolist()

@@ -64,12 +64,19 @@ def test_the_readme_command_builds_every_output_then_has_nothing_to_do(project: 
     environment = json.loads((project / "reports/train/environment.json").read_text())
     assert environment["backend"] == "tensorflow" and environment["keras"] == keras.__version__
     assert environment["precision"] == "float32", "the default gives the same bits on every CPU"
+    assert environment["cpu_isa"] == "avx2", "with oneDNN and XLA capped at AVX2"
     # DVCLive's per-epoch files: one per metric, its step the epoch.
     epochs = sorted(path.name for path in (project / "reports/train/plots/metrics").iterdir())
     assert epochs == ["accuracy.tsv", "loss.tsv", "val_accuracy.tsv", "val_loss.tsv"]
     history = read_history(project / "reports/train/plots/metrics", ["accuracy", "loss", "val_accuracy", "val_loss"])
     assert history["epoch"].tolist() == [1, 2, 3]
-    assert history["val_accuracy"].max() == metrics["val_accuracy"]
+    # train.monitor is val_loss: the kept epoch is the lowest validation loss's, with its accuracy.
+    kept = history.loc[history["val_loss"].idxmin()]
+    assert (kept["epoch"], kept["val_loss"], kept["val_accuracy"]) == (
+        metrics["best_epoch"],
+        metrics["val_loss"],
+        metrics["val_accuracy"],
+    )
     assert "507,530" in (project / "reports/train/model_summary.txt").read_text()
     for figure in ["learning_curves.png", "convolution.png"]:
         assert (project / "reports/train" / figure).read_bytes().startswith(b"\x89PNG"), figure
@@ -192,6 +199,10 @@ def test_final_train_depends_on_the_validated_steps_and_no_other_train_metric(bu
         # Validation decides the best epoch; until train has run again, the final model does not change.
         ("train.validation_split", 0.3, ["plot", "train"]),
         ("train.early_stopping_patience", 2, ["train"]),
+        # The epoch marked in the learning curves is the one the monitored score picked.
+        ("train.monitor", "val_accuracy", ["plot", "train"]),
+        # Every stage that runs Keras computes under the instruction-set cap.
+        ("train.cpu_isa", "native", sorted(["train", "plot", FINAL_TRAIN, FINAL_EVALUATE, EXPORT])),
         ("final.epochs", 2, [FINAL_TRAIN]),
         ("export.calibration_images", 7, [EXPORT]),
         ("train.backend", "jax", sorted(["train", "plot", FINAL_TRAIN, FINAL_EVALUATE])),

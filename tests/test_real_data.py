@@ -9,7 +9,7 @@ import yaml
 
 from fashion_mnist.dataset import CLASS_NAMES, load_split
 from fashion_mnist.paths import SOURCE_FILES
-from tests.conftest import copy_project, run, set_sources
+from tests.conftest import commit, copy_project, run, set_params, set_sources
 
 DEBIAN_COPY = Path("/usr/share/datasets/fashion-mnist")
 
@@ -39,3 +39,38 @@ def test_download_and_preprocess_give_60000_and_10000_balanced_images(tmp_path: 
     train_images, _ = load_split(project / "data/prepared/train.npz")
     test_images, _ = load_split(project / "data/prepared/test.npz")
     assert train_images.shape == (60_000, 28, 28, 1) and test_images.shape == (10_000, 28, 28, 1)
+
+
+REFERENCE_RUN = Path(__file__).parent / "data/avx2-small-run"
+REFERENCE_SHA256 = {
+    "data/prepared/train.npz": "152a1227cea4734f137480766137cc2586987838397200ee48661a46c6f8acdc",
+    "models/model.keras": "b465582254054c167e39a2414cd63765886ad7e73256a5300c9beabd36baaa00",
+}
+
+
+def cpu_name() -> str:
+    """This machine's CPU model and its widest vector instructions, as /proc/cpuinfo gives them."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
+    flags = set(text.split())
+    widest = next((flag for flag in ("avx512_bf16", "avx512f", "avx2") if flag in flags), "no AVX2")
+    return f"{model} ({widest})"
+
+
+def test_the_default_cpu_isa_reproduces_the_bytes_of_a_run_made_on_an_avx2_only_cpu(tmp_path: Path):
+    # The reference was made on a CPU without AVX-512: on one with it, this is the proof that the cap works; on
+    # another AVX2-only CPU, a guard against any change that moves the float32 numbers.
+    project = copy_project(tmp_path / "project")
+    set_sources(project, {"mirrors": [DEBIAN_COPY.as_uri() + "/"]})
+    set_params(project, {"preprocess": {"max_train_samples": 6000}, "train": {"epochs": 3}})
+    commit(project, "project")
+    run(["dvc", "repro", "train"], project)
+
+    cpu = cpu_name()
+    print(f"reproduced on {cpu}")
+    digests = {name: hashlib.sha256((project / name).read_bytes()).hexdigest() for name in REFERENCE_SHA256}
+    assert digests == REFERENCE_SHA256, f"on {cpu}"
+    produced = project / "reports/train"
+    for reference in sorted(REFERENCE_RUN.glob("*.tsv")):
+        assert (produced / "plots/metrics" / reference.name).read_text() == reference.read_text(), f"on {cpu}"
+    assert (produced / "metrics.json").read_text() == (REFERENCE_RUN / "metrics.json").read_text(), f"on {cpu}"

@@ -114,6 +114,7 @@ def test_validation_scores_the_moving_average_and_the_best_one_is_kept(data, tmp
         epochs=3,
         learning_rate=0.003,
         ema_momentum=0.8,
+        monitor="val_accuracy",  # The recipes' own.
         checkpoint_dir=tmp_path / "checkpoint",
     )
     best = history.loc[history["val_accuracy"].idxmax()]

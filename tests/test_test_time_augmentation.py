@@ -82,6 +82,7 @@ def test_validation_and_the_test_score_are_the_same_function(data):
         batch_size=16,
         learning_rate=0.001,
         seed=4,
+        monitor="val_accuracy",
         checkpoint_dir=None,
     )
     best = history.loc[history["val_accuracy"].idxmax()]

@@ -343,9 +343,17 @@ def test_the_source_files_are_the_project_modules_imported(data):
     assert all(name.startswith(("fashion_mnist/", "stages/")) for name in sources)
 
 
-def test_early_stopping_stops_after_the_patience_and_keeps_the_best_epochs_weights(data, tmp_path: Path):
-    model, history = fit(data, tmp_path / "checkpoint", epochs=30, early_stopping_patience=2, learning_rate=0.003)
-    best = int(history["val_accuracy"].idxmax())
+def best_row(history: pd.DataFrame, monitor: str) -> int:
+    """The row of the epoch that `monitor` picks, computed here apart from fashion_mnist.history."""
+    return int(history[monitor].idxmin() if monitor == "val_loss" else history[monitor].idxmax())
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_early_stopping_stops_after_the_patience_and_keeps_the_best_epochs_weights(data, tmp_path: Path, monitor):
+    model, history = fit(
+        data, tmp_path / "checkpoint", epochs=30, monitor=monitor, early_stopping_patience=2, learning_rate=0.003
+    )
+    best = best_row(history, monitor)
     assert len(history) == best + 3 < 30, "stopped two epochs after the best, and before the last epoch"
     assert history["epoch"].tolist() == list(range(1, len(history) + 1)), "every epoch run is in the history"
     loss, accuracy = model.evaluate(*data[1], batch_size=16, verbose=0)
@@ -354,10 +362,15 @@ def test_early_stopping_stops_after_the_patience_and_keeps_the_best_epochs_weigh
     assert loss != pytest.approx(history["val_loss"].iloc[-1], rel=1e-5), "not the last epoch's weights"
 
 
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
 @pytest.mark.parametrize("checkpoints", [True, False], ids=["on disk", "in memory, as over several processes"])
-def test_without_early_stopping_the_model_still_holds_the_best_epochs_weights(data, tmp_path: Path, checkpoints):
-    model, history = fit(data, tmp_path / "checkpoint" if checkpoints else None, epochs=6, learning_rate=0.01)
-    best = int(history["val_accuracy"].idxmax())
+def test_without_early_stopping_the_model_still_holds_the_best_epochs_weights(
+    data, tmp_path: Path, checkpoints, monitor
+):
+    model, history = fit(
+        data, tmp_path / "checkpoint" if checkpoints else None, epochs=6, monitor=monitor, learning_rate=0.01
+    )
+    best = best_row(history, monitor)
     assert len(history) == 6 and best < 5, "the best epoch is not the last, so keeping it is tested"
     loss, _ = model.evaluate(*data[1], batch_size=16, verbose=0)
     assert loss == pytest.approx(history["val_loss"][best], rel=1e-5)
