@@ -25,6 +25,8 @@ def machine() -> dict:
     return {
         "cpu": model or platform.processor(),
         "cores": os.cpu_count(),
+        "avx2": "avx2" in flags,
+        "avx512f": "avx512f" in flags,
         "avx512_bf16": "avx512_bf16" in flags,
         "amx_bf16": "amx_bf16" in flags,
         "native_bfloat16": native_bfloat16(),

@@ -79,6 +79,12 @@ def load_reports(root: Path) -> dict:
         "train_timing": read_json(root / "reports/train/timing.json"),
         "train_epochs": read_epochs(root / "reports/train/plots/metrics"),
         "final_train_timing": read_json(root / "reports/final-train/timing.json"),
+        # The machine that made the committed run (benchmarks/machine.py, run beside it).
+        "machine": read_json(root / "reports/machine.json"),
+        # The epoch each rule keeps across seeds and CPUs (benchmarks/epoch_rule.py).
+        "epoch_rule": read_json(root / "reports/epoch_rule.json"),
+        # The blog model's step with train.cpu_isa avx2 and native, side by side (benchmarks/cpu_isa.py).
+        "cpu_isa": read_json(root / "reports/cpu_isa.json"),
         "final": read_json(root / "reports/final/metrics.json"),
         "per_class": read_csv(root / "reports/final/per_class.csv"),
         "confusion": read_csv(root / "reports/final/confusion.csv"),
@@ -187,14 +193,32 @@ def throughput(benchmark: dict) -> dict[str, dict]:
 # The rendered parts, one function each.
 
 
+def cpu_words(machine: dict) -> str:
+    """A machine's CPU as the README names it: model, widest vector instructions, cores."""
+    widest = "AVX-512" if machine.get("avx512f") else "AVX2 only, no AVX-512" if machine.get("avx2") else "no AVX2"
+    return f"{machine['cpu']} ({widest}), {machine['cores']} cores"
+
+
 def pipeline_time(reports: dict) -> str:
-    """How long `make pipeline` trains, from the timing files."""
+    """How long `make pipeline` trains, from the timing files and the machine that made them."""
     train, final = reports["train_timing"]["train_seconds"], reports["final_train_timing"]["train_seconds"]
-    return (
-        f"Most of `make pipeline` is training: {duration(train)} for `train` and {duration(final)} for "
-        f"`final-train` in the committed run on 2 CPU cores (`train_seconds` in `reports/train/timing.json` and "
-        "`reports/final-train/timing.json`); download, preprocessing, the figures and the export add little."
+    metrics = reports["train"]
+    machine = f"on {cpu_words(reports['machine'])}" if reports["machine"] else "on 2 CPU cores"
+    text = (
+        f"Most of `make pipeline` is training: {duration(train)} for `train` ({metrics['epochs']} epochs) and "
+        f"{duration(final)} for `final-train` ({metrics['best_epoch']} epochs' steps) in the committed run, "
+        f"{machine} (`train_seconds` in `reports/train/timing.json` and `reports/final-train/timing.json`, the "
+        "machine in `reports/machine.json`); download, preprocessing, the figures and the export add little."
     )
+    benchmark = reports["benchmark"]
+    if benchmark and not benchmark["quick"]:
+        row = next(row for row in benchmark["epoch_throughput"] if row["variant"] == "train stage, float32")
+        text += (
+            f" An epoch took {train / metrics['epochs']:.0f} s on average there; on the AVX-512 CPU of the "
+            f"[performance](#performance) benchmark ({benchmark['machine']['cpu']}, before the cap at AVX2), the "
+            f"train stage's float32 epoch took {row['seconds_per_epoch']:.1f} s (median)."
+        )
+    return text
 
 
 def results(reports: dict) -> str:
@@ -269,8 +293,16 @@ def recipe_run_row(reports: dict, name: str, run: dict, precision: str | None = 
 def blog_curves(reports: dict) -> str:
     """What the learning curves show, from train's per-epoch files, and what the final stages made of it."""
     train, final, epochs = reports["train"], reports["final"], reports["train_epochs"]
+    params = reports["params"]["train"]
     n_train, _ = split_sizes(reports["data"])
-    lines = [f"With the default params the train stage runs the blog's {train['epochs']} epochs."]
+    lowest_loss = "the lowest validation loss" if params["monitor"] == "val_loss" else "the highest validation accuracy"
+    if params["early_stopping_patience"] and train["epochs"] < params["epochs"]:
+        lines = [
+            f"With the default params the train stage runs at most the blog's {params['epochs']} epochs, and stops "
+            f"{params['early_stopping_patience']} epochs after {lowest_loss}: here after {train['epochs']}."
+        ]
+    else:
+        lines = [f"With the default params the train stage runs {train['epochs']} epochs."]
     if epochs:
         later = epochs["val_accuracy"][4:]
         losses = epochs["val_loss"]
@@ -281,22 +313,68 @@ def blog_curves(reports: dict) -> str:
             f"the validation loss rises from {losses[lowest]:.3f} at epoch {lowest + 1} to {losses[-1]:.3f} at "
             f"epoch {len(losses)}: the model overfits, as the notebook showed."
         )
-    params = reports["params"]["train"]
     if reports["final_params"]["epochs"] == "auto":
         steps = train["best_epoch"] * validated_steps_per_epoch(reports)
         retraining = (
             f"for the {steps:,} steps of train's first {train['best_epoch']} epochs (`final.epochs: auto`), "
-            f"{steps * params['batch_size'] / n_train:.1f} passes over them, rather than {train['epochs']} epochs"
+            f"{steps * params['batch_size'] / n_train:.1f} passes over them, rather than {params['epochs']} epochs"
         )
     else:
         retraining = f"for {final_epochs(reports)} epochs (`final.epochs`)"
     lines.append(
-        f"The train stage keeps the weights of the best validation epoch ({train['best_epoch']} here, validation "
-        f"accuracy {train['val_accuracy']:.4f}) in `models/model.keras`; `final-train` retrains on all "
-        f"{n_train:,} training images {retraining}, and `final-evaluate` scores that model once: test accuracy "
+        f"The train stage keeps the weights of the epoch with {lowest_loss} (`train.monitor: {params['monitor']}`; "
+        f"epoch {train['best_epoch']} here, validation loss {train['val_loss']:.3f}, accuracy "
+        f"{train['val_accuracy']:.4f}) in `models/model.keras`; `final-train` retrains on all {n_train:,} training "
+        f"images {retraining}, and `final-evaluate` scores that model once: test accuracy "
         f"{final['test_accuracy']:.4f}, test loss {final['test_loss']:.3f}."
     )
     return "\n".join(lines)
+
+
+def epoch_rule(reports: dict) -> str:
+    """The epoch each rule keeps on each run's curves, and each rule's spread, from reports/epoch_rule.json."""
+    report = reports["epoch_rule"]
+    if not report:
+        return ""
+    rules = report["rules"]
+    rows = [
+        "| run | epochs run | " + " | ".join(rules) + " |",
+        "|---|---|" + "---|" * len(rules),
+        *(
+            f"| {run['label']} | {run['epochs_run']} | "
+            + " | ".join(
+                f"{run['kept'][rule]} ({run['val_loss'][run['kept'][rule] - 1]:.3f}, "
+                f"{run['val_accuracy'][run['kept'][rule] - 1]:.4f})"
+                for rule in rules
+            )
+            + " |"
+            for run in report["runs"]
+        ),
+        "| spread of the epochs kept | | " + " | ".join(f"{report['spread'][rule]}" for rule in rules) + " |",
+    ]
+    return "\n".join(rows)
+
+
+def cpu_isa_cost(reports: dict) -> str:
+    """The blog model's step under each train.cpu_isa, side by side, from reports/cpu_isa.json."""
+    report = reports["cpu_isa"]
+    if not report:
+        return ""
+    settings = {row["cpu_isa"]: row for row in report["settings"]}
+    text = (
+        f"Measured {report['date']} on {cpu_words(report['machine'])}, the fastest of {report['rounds']} rounds of "
+        f"{report['steps_timed']} steps each: `avx2` {settings['avx2']['seconds_per_step']:.3f} s a step "
+        f"({settings['avx2']['epoch_training_seconds']:.0f} s for an epoch's {report['epoch_steps']} steps), "
+        f"`native` {settings['native']['seconds_per_step']:.3f} s "
+        f"({settings['native']['epoch_training_seconds']:.0f} s): the cap takes "
+        f"{report['avx2_over_native']:.2f}× native's time."
+    )
+    if not report["machine"].get("avx512f"):
+        text += (
+            " This CPU has no AVX-512, so both settings run the same kernels and the ratio only shows the noise; "
+            "what the cap costs where AVX-512 exists is measured by the same command on such a CPU."
+        )
+    return text
 
 
 def hardest_class(reports: dict) -> str:
@@ -1055,6 +1133,8 @@ PARTS = {
     "pipeline-time": pipeline_time,
     "results": results,
     "blog-curves": blog_curves,
+    "epoch-rule": epoch_rule,
+    "cpu-isa-cost": cpu_isa_cost,
     "hardest-class": hardest_class,
     "most-confused": most_confused,
     "vgg-bn-benchmark": vgg_bn_benchmark,
