@@ -232,8 +232,9 @@ def results(reports: dict) -> str:
             "| run | precision | epochs | validation accuracy | test accuracy | training time | peak memory "
             "| commands |",
             "|---|---|---|---|---|---|---|---|",
-            f"| `{params['model']['name']}` ({train['parameters']:,} parameters), this repository's run on 2 CPU "
-            f"cores | `{params['train']['precision']}` | train {train['epochs']}, best {train['best_epoch']}; "
+            f"| `{params['model']['name']}` ({train['parameters']:,} parameters), this repository's run on "
+            f"{cpu_words(reports['machine']) if reports['machine'] else '2 CPU cores'} "
+            f"| `{params['train']['precision']}` | train {train['epochs']}, best {train['best_epoch']}; "
             f"final {final_training(reports)} | {train['val_accuracy']:.4f} | **{final['test_accuracy']:.4f}** "
             f"| train {duration(train_timing['train_seconds'])}, final {duration(final_timing['train_seconds'])} "
             f"| {gigabytes(peak)} | `make pipeline` |",
