@@ -216,7 +216,7 @@ def pipeline_time(reports: dict) -> str:
         text += (
             f" An epoch took {train / metrics['epochs']:.0f} s on average there; on the AVX-512 CPU of the "
             f"[performance](#performance) benchmark ({benchmark['machine']['cpu']}, before the cap at AVX2), the "
-            f"train stage's float32 epoch took {row['seconds_per_epoch']:.1f} s (median)."
+            f"train stage's float32 epoch took {row['seconds_per_epoch']:.1f} s (median, `reports/benchmark.json`)."
         )
     return text
 
