@@ -72,6 +72,7 @@ def validate(images, labels, params: dict, seed: int) -> dict:
         validation_data=validation,
         epochs=train["epochs"],
         **training_arguments(train),
+        monitor=train["monitor"],
         early_stopping_patience=train["early_stopping_patience"],
         seed=seed,
         checkpoint_dir=None,
@@ -80,7 +81,7 @@ def validate(images, labels, params: dict, seed: int) -> dict:
         validation_batch_size=train["batch_size"],
     )
     timing = clock.timing()
-    best = summarize_history(history)
+    best = summarize_history(history, train["monitor"])
     return {
         "seed": seed,
         "best_epoch": best["best_epoch"],

@@ -71,11 +71,12 @@ def validated_run(images: np.ndarray, labels: np.ndarray, params: dict, filters:
         validation_data=validation,
         epochs=train["epochs"],
         **training_arguments(train),
+        monitor=train["monitor"],
         seed=seed,
         checkpoint_dir=None,
         on_epoch=lambda row: ends.append(round(time.perf_counter() - started, 1)),
     )
-    best = summarize_history(history)
+    best = summarize_history(history, train["monitor"])
     return {
         "parameters": model.count_params(),
         "epoch_val_accuracy": [round(value, 4) for value in history["val_accuracy"]],
