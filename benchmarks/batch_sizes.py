@@ -5,7 +5,8 @@
     python -m benchmarks.batch_sizes --draw     # redraw the figure from the committed report, training nothing
 
 Each batch size is one experiment of dvc.yaml, `dvc exp run --temp -n batch-<size>` with `-S` flags: params.yaml's
-train section but for the batch size, the learning rate, the epochs and the precision. The learning rate is
+train section but for the batch size, the learning rate, the epochs and the precision, every epoch run and the
+highest validation accuracy kept (monitor, patience), on the CPU's own instruction set for bfloat16. The learning rate is
 params.yaml's, scaled by the square root of the batch size over params.yaml's (the square-root rule for Adam:
 Malladi et al., "On the SDEs and Scaling Rules for Adaptive Gradient Algorithms", 2022), so that each run takes
 steps of a comparable size for its batch. `--temp` runs each experiment in a copy of the project, so the workspace
@@ -48,13 +49,17 @@ def scaled_learning_rate(batch_size: int, base_batch_size: int, base_learning_ra
 
 
 def experiment_flags(batch_size: int, learning_rate: float, epochs: int, precision: str) -> list[str]:
-    """The `-S` flags of one run of the sweep."""
+    """The `-S` flags of one run of the sweep: every epoch run and the highest validation accuracy kept, so that
+    each size's whole curve and best epoch show; bfloat16 on the CPU's own instruction set, where it is native."""
     return set_param_flags(
         {
             "train.batch_size": batch_size,
             "train.learning_rate": learning_rate,
             "train.epochs": epochs,
             "train.precision": precision,
+            "train.monitor": "val_accuracy",
+            "train.early_stopping_patience": None,
+            "train.cpu_isa": "native" if precision == "mixed_bfloat16" else "avx2",
         }
     )
 

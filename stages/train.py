@@ -11,6 +11,7 @@ from fashion_mnist import paths
 from fashion_mnist.backend import (
     cache_compilations,
     cap_instruction_set,
+    check_precision,
     local_copy,
     make_deterministic,
     set_precision,
@@ -38,6 +39,7 @@ def main() -> None:
     seed, train = params["base"]["seed"], params["train"]
     check_backend(train["backend"])
     print(f"instruction set: {cap_instruction_set(train['cpu_isa'])}")
+    check_precision(train["precision"], train["cpu_isa"])
     make_deterministic(seed)
     cache_compilations(paths.COMPILATION_CACHE_DIR)
     process, processes, devices = start_distribution(train["distribution"], dict(os.environ), train["batch_size"])

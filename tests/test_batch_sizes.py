@@ -39,7 +39,14 @@ def test_each_run_sets_the_batch_size_learning_rate_epochs_and_precision():
         "train.epochs=30",
         "-S",
         "train.precision=mixed_bfloat16",
+        "-S",
+        "train.monitor=val_accuracy",
+        "-S",
+        "train.early_stopping_patience=null",
+        "-S",
+        "train.cpu_isa=native",
     ]
+    assert experiment_flags(64, 0.000707, 30, "float32")[-2:] == ["-S", "train.cpu_isa=avx2"]
     assert experiment_name(64) == "batch-64"
 
 
