@@ -6,8 +6,8 @@
 
 Each batch size is one experiment of dvc.yaml, `dvc exp run --temp -n batch-<size>` with `-S` flags: params.yaml's
 train section but for the batch size, the learning rate, the epochs and the precision, every epoch run and the
-highest validation accuracy kept (monitor, patience), on the CPU's own instruction set for bfloat16. The learning rate is
-params.yaml's, scaled by the square root of the batch size over params.yaml's (the square-root rule for Adam:
+highest validation accuracy kept (monitor, patience), on the CPU's own instruction set for bfloat16. The learning
+rate is params.yaml's, scaled by the square root of the batch size over params.yaml's (the square-root rule for Adam:
 Malladi et al., "On the SDEs and Scaling Rules for Adaptive Gradient Algorithms", 2022), so that each run takes
 steps of a comparable size for its batch. `--temp` runs each experiment in a copy of the project, so the workspace
 stays as it was. Every run validates on the train stage's 20% and never reads the test set.

@@ -94,35 +94,16 @@ def gpus() -> list[tuple[str, tuple[int, int]]]:
     return []
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags, as Linux lists them in /proc/cpuinfo; empty elsewhere."""
-    try:
-        return set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return set()
-
-
 def native_bfloat16() -> bool:
     """Whether this machine computes in bfloat16 natively: a GPU of compute capability 8.0 or more, or a
-    CPU with AVX512_BF16 or AMX that train.cpu_isa leaves uncapped. Elsewhere bfloat16 is emulated, slower than
-    float32."""
+    CPU with AVX512_BF16 or AMX. Elsewhere bfloat16 is emulated, slower than float32."""
     if any(capability >= (8, 0) for _, capability in gpus()):
         return True
-    if os.environ.get("ONEDNN_MAX_CPU_ISA") == "AVX2":
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
         return False
-    flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def check_precision(precision: str, cpu_isa: str) -> None:
-    """Refuse mixed_bfloat16 on a CPU capped at AVX2: its kernels are AVX-512 and AMX ones, so under the cap it
-    would run emulated, slower than float32. A GPU computes it whatever the cap."""
-    if precision == "mixed_bfloat16" and cpu_isa == "avx2" and not gpus():
-        raise ParamsError(
-            "train.precision: mixed_bfloat16 needs train.cpu_isa: native on a CPU: bfloat16's kernels are AVX-512 "
-            "and AMX ones, which the avx2 cap turns off, leaving it emulated and slower than float32; set "
-            "train.cpu_isa to native, as the recipes do"
-        )
 
 
 def resolve_precision(precision: str) -> str:

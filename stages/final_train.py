@@ -4,13 +4,7 @@ It runs after every decision has been made, so it refuses to run inside a DVC ex
 """
 
 from fashion_mnist import paths
-from fashion_mnist.backend import (
-    cache_compilations,
-    cap_instruction_set,
-    check_precision,
-    make_deterministic,
-    set_precision,
-)
+from fashion_mnist.backend import cache_compilations, cap_instruction_set, make_deterministic, set_precision
 from fashion_mnist.checkpoint import clear_checkpoint
 from fashion_mnist.dataset import load_split
 from fashion_mnist.files import write_json
@@ -33,7 +27,6 @@ def main() -> None:
     seed, train = params["base"]["seed"], params["train"]
     check_backend(train["backend"])
     print(f"instruction set: {cap_instruction_set(train['cpu_isa'])}")
-    check_precision(train["precision"], train["cpu_isa"])
     epochs, epoch_steps, schedule_epochs = params["final"]["epochs"], None, None
     if epochs == "auto":
         # The validated run's steps and learning rates, one for one: its epochs were shorter, on 80% of the images.

@@ -11,7 +11,6 @@ from fashion_mnist import paths
 from fashion_mnist.backend import (
     cache_compilations,
     cap_instruction_set,
-    check_precision,
     local_copy,
     make_deterministic,
     set_precision,
@@ -39,7 +38,6 @@ def main() -> None:
     seed, train = params["base"]["seed"], params["train"]
     check_backend(train["backend"])
     print(f"instruction set: {cap_instruction_set(train['cpu_isa'])}")
-    check_precision(train["precision"], train["cpu_isa"])
     make_deterministic(seed)
     cache_compilations(paths.COMPILATION_CACHE_DIR)
     process, processes, devices = start_distribution(train["distribution"], dict(os.environ), train["batch_size"])

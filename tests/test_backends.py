@@ -14,8 +14,6 @@ import yaml
 from fashion_mnist import backend, identity
 from fashion_mnist.backend import (
     cap_instruction_set,
-    check_precision,
-    native_bfloat16,
     process_settings,
     start_distribution,
 )
@@ -82,27 +80,6 @@ def test_the_avx2_cap_says_it_has_no_effect_on_arm(monkeypatch):
 def test_an_unknown_cpu_isa_is_refused_naming_the_key():
     with pytest.raises(ParamsError, match="train.cpu_isa must be one of avx2, native, got 'avx512'"):
         cap_instruction_set("avx512", {})
-
-
-def test_bfloat16_on_a_cpu_capped_at_avx2_is_refused_naming_both_keys(monkeypatch):
-    monkeypatch.setattr(backend, "gpus", lambda: [])
-    with pytest.raises(ParamsError, match="train.precision: mixed_bfloat16 needs train.cpu_isa: native on a CPU"):
-        check_precision("mixed_bfloat16", "avx2")
-    check_precision("mixed_bfloat16", "native")
-    check_precision("float32", "avx2")
-    # A GPU computes bfloat16 whatever the CPU's cap.
-    monkeypatch.setattr(backend, "gpus", lambda: [("NVIDIA H100", (9, 0))])
-    check_precision("mixed_bfloat16", "avx2")
-
-
-def test_the_avx2_cap_makes_a_bfloat16_cpu_choose_float32_for_auto(monkeypatch):
-    monkeypatch.setattr(backend, "gpus", lambda: [])
-    monkeypatch.setattr(backend, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    assert native_bfloat16()
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    assert not native_bfloat16()
-    assert backend.resolve_precision("auto") == "float32"
 
 
 def test_no_process_variables_means_a_single_process():
