@@ -18,11 +18,10 @@ from pathlib import Path
 
 from benchmarks.machine import machine
 from benchmarks.outputs import output_path
-from benchmarks.precision import seconds_per_step
+from benchmarks.precision import seconds_per_step, stage_epoch_steps
 from benchmarks.recipe import quick_data
 from fashion_mnist import paths
 from fashion_mnist.backend import cap_instruction_set
-from fashion_mnist.batches import steps_per_epoch
 from fashion_mnist.dataset import load_split
 from fashion_mnist.params import CPU_ISAS, load_params
 
@@ -65,8 +64,7 @@ def main() -> None:
             print(f"round {round_number}, {cpu_isa}: {timed[cpu_isa][-1]:.4f} s a step", flush=True)
     # Other work on a shared machine only ever slows a step down: the fastest round is the speed without it.
     fastest = {cpu_isa: min(seconds) for cpu_isa, seconds in timed.items()}
-    train = load_params(["train"])["train"]
-    epoch_steps = steps_per_epoch(round(60_000 * (1 - train["validation_split"])), batch_size=train["batch_size"])
+    epoch_steps = stage_epoch_steps(load_params(["train"])["train"])
     report = {
         "date": datetime.now(UTC).date().isoformat(),
         "quick": arguments.quick,

@@ -40,6 +40,11 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 REFERENCE_MODEL = "vgg_bn"
 
 
+def stage_epoch_steps(train: dict) -> int:
+    """The train stage's steps per epoch with `train`'s split and batch size, on the default 60,000 images."""
+    return steps_per_epoch(round(60_000 * (1 - train["validation_split"])), batch_size=train["batch_size"])
+
+
 def seconds_per_step(
     images: np.ndarray,
     labels: np.ndarray,
@@ -88,7 +93,7 @@ def main() -> None:
     images, labels = quick_data() if arguments.quick else load_split(paths.TRAIN_DATA)
     images, labels = images[: steps * train["batch_size"]], labels[: steps * train["batch_size"]]
     # The train stage's steps per epoch, on the training part of the default 60,000 images.
-    epoch_steps = steps_per_epoch(round(60_000 * (1 - train["validation_split"])), batch_size=train["batch_size"])
+    epoch_steps = stage_epoch_steps(train)
     models = dict.fromkeys([params["model"]["name"], REFERENCE_MODEL])
     runs = [(model, precision) for model in models for precision in PRECISIONS]
     timed: dict[tuple[str, str], list[float]] = {run: [] for run in runs}

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchmarks.machine import machine
 from fashion_mnist.dataset import CLASS_NAMES, load_split
 from fashion_mnist.paths import SOURCE_FILES
 from tests.conftest import commit, copy_project, run, set_params, set_sources
@@ -49,12 +50,10 @@ REFERENCE_SHA256 = {
 
 
 def cpu_name() -> str:
-    """This machine's CPU model and its widest vector instructions, as /proc/cpuinfo gives them."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
-    flags = set(text.split())
-    widest = next((flag for flag in ("avx512_bf16", "avx512f", "avx2") if flag in flags), "no AVX2")
-    return f"{model} ({widest})"
+    """This machine's CPU model and its widest vector instructions, from the benchmarks' machine description."""
+    described = machine()
+    widest = next((flag for flag in ("avx512_bf16", "avx512f", "avx2") if described[flag]), "no AVX2")
+    return f"{described['cpu']} ({widest})"
 
 
 def test_the_default_cpu_isa_reproduces_the_bytes_of_a_run_made_on_an_avx2_only_cpu(tmp_path: Path):
