@@ -1,9 +1,18 @@
-"""Turn a photo into a 28x28 image the way Fashion-MNIST's were made: a light item on black, cropped, centred."""
+"""Turn a photo into a 28x28 image the way Fashion-MNIST's were made: a light item on black, cropped, centred.
+
+Zalando made Fashion-MNIST from product photos of one item on white: trim to the item, fit its longer side
+to 28 pixels, centre, negate, 8-bit grey. A photo with a plain background is treated the same way, the
+item being whatever differs from the background. A photo of clothes on a bed, a floor or a hanger has no
+plain background: OpenCV's GrabCut separates the item from it first, starting from a box that the caller
+may give (the page of `fashion-mnist serve` lets the user draw it).
+"""
 
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
@@ -29,6 +38,18 @@ MAXIMUM_BUSY_EDGE = 0.5
 # a speck, not an item.
 LIT_LEVEL = 32
 MINIMUM_LIT_PIXELS = 19
+# GrabCut's box, when none is given: this far inside the photo's edge on every side. What lies outside
+# the box is taken as background, so an item that runs off the frame loses only this margin.
+GRABCUT_MARGIN = 0.04
+GRABCUT_ITERATIONS = 5
+# A region found by GrabCut smaller than this share of its box is a speck or a shadow, not the item.
+SMALLEST_ITEM = 0.02
+# A second region at least this large against the largest is a second item: most often a pair of shoes.
+SECOND_ITEM = 0.5
+# Fashion-MNIST's garments are narrower than tall: width over height is 0.93 or less for 95% of its T-shirts,
+# pullovers, coats and dresses, and 1.00 for its shirts. A garment laid flat with its sleeves spread is wider,
+# and the model takes it for a bag; separated by GrabCut, it is narrowed to at most this width for its height.
+WIDEST_GARMENT = 0.9
 # Photos are reduced to at most this many pixels on their longer side as they are read: the item ends up
 # 28 pixels tall, and a 12-megapixel photo would otherwise cost hundreds of MB of arrays.
 WORKING_SIDE = 1024
@@ -36,6 +57,27 @@ WORKING_SIDE = 1024
 
 class PhotoError(DataError):
     """A photo in which no item can be told from its background."""
+
+
+class NoPlainBackgroundError(PhotoError):
+    """A photo whose background is too busy, or too like the item, to take the item as whatever differs from it."""
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    """Each step from a photo to the model's input, for showing as well as for the model."""
+
+    # (H, W) bool: the pixels taken as the item.
+    item: np.ndarray
+    # The item's rows and columns in the photo: the crop.
+    rows: slice
+    columns: slice
+    # (h, w) float32, 0-255: the crop as a light item on black, before it is resized.
+    negated: np.ndarray
+    # (28, 28) uint8: the model's input.
+    image: np.ndarray
+    # "plain background" or "GrabCut".
+    method: str
 
 
 def load_photo(path: Path) -> np.ndarray:
@@ -144,12 +186,12 @@ def item_threshold(contrast: float, variation: float) -> float:
     return min(OBJECT_THRESHOLD, max(LOWEST_THRESHOLD, NOISE_MARGIN * variation, ITEM_FRACTION * contrast))
 
 
-def object_box(difference: np.ndarray) -> tuple[slice, slice]:
-    """The rows and columns of the pixels that differ from the background: the item's bounding box."""
+def item_pixels(difference: np.ndarray) -> np.ndarray:
+    """The (H, W) bool map of the pixels that differ from a plain background: the item."""
     levels = smoothed(difference)
     busy = float(np.mean(edge(levels) > OBJECT_THRESHOLD))
     if busy > MAXIMUM_BUSY_EDGE:
-        raise PhotoError(
+        raise NoPlainBackgroundError(
             f"cannot tell the item from the background: {busy:.0%} of the photo's edge differs from its median "
             f"colour by more than {OBJECT_THRESHOLD} levels; expected one item on a plain background, with a "
             "margin of background around it"
@@ -163,14 +205,23 @@ def object_box(difference: np.ndarray) -> tuple[slice, slice]:
         )
     needed = max(MINIMUM_CONTRAST, CONTRAST_OVER_NOISE * variation)
     if contrast < needed:
-        raise PhotoError(
+        raise NoPlainBackgroundError(
             f"cannot tell the item from the background: it differs from it by at most {contrast:.0f} levels of "
             f"255, and the background itself varies by {variation:.0f}; expected a difference of {needed:.0f} "
             "or more: photograph the item on a plain background of another colour or brightness"
         )
-    differs = levels > threshold
-    rows, columns = np.flatnonzero(differs.any(axis=1)), np.flatnonzero(differs.any(axis=0))
+    return levels > threshold
+
+
+def bounding_box(item: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns that hold the True pixels of an (H, W) map."""
+    rows, columns = np.flatnonzero(item.any(axis=1)), np.flatnonzero(item.any(axis=0))
     return slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
+
+
+def object_box(difference: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of the pixels that differ from the background: the item's bounding box."""
+    return bounding_box(item_pixels(difference))
 
 
 def pad_to_square(image: np.ndarray) -> np.ndarray:
@@ -199,19 +250,118 @@ def stretch_levels(intensity: np.ndarray) -> np.ndarray:
     return stretched
 
 
-def prepare_image(image: np.ndarray) -> np.ndarray:
-    """A photo, (H, W) grayscale or (H, W, 3) RGB uint8, as a 28x28 uint8 Fashion-MNIST image: light on black."""
-    # The item is whatever differs from the background, lighter, darker or another colour, and its brightness
-    # is how much it differs: Fashion-MNIST's items are light on black, and their texture survives.
+def prepare_on_plain_background(image: np.ndarray) -> PreparedPhoto:
+    """The item as whatever differs from a plain background, its brightness how much it differs."""
+    # Lighter, darker or another colour: Fashion-MNIST's items are light on black, and their texture survives.
     difference = difference_from_background(image, background_colour(image))
-    rows, columns = object_box(difference)
+    item = item_pixels(difference)
+    rows, columns = bounding_box(item)
     # The background's own noise is taken off, so that it stays black as in Fashion-MNIST rather than a grey
     # fog once the levels are stretched; at most half the largest threshold, as an item may cover a tenth
     # of the edge.
     noise = min(float(np.percentile(edge(difference), 90)), OBJECT_THRESHOLD / 2)
-    item = np.clip(difference[rows, columns] - noise, 0, None)
-    square = Image.fromarray(pad_to_square(item).astype(np.float32))
-    return stretch_levels(np.asarray(square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)))
+    negated = np.clip(difference[rows, columns] - noise, 0, None).astype(np.float32)
+    square = Image.fromarray(pad_to_square(negated))
+    resized = np.asarray(square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS))
+    return PreparedPhoto(item, rows, columns, negated, stretch_levels(resized), "plain background")
+
+
+def default_box(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """GrabCut's box when none is given, as (left, top, width, height): GRABCUT_MARGIN inside every edge."""
+    height, width = shape[:2]
+    left, top = round(width * GRABCUT_MARGIN), round(height * GRABCUT_MARGIN)
+    return left, top, width - 2 * left, height - 2 * top
+
+
+def check_box(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A box (left, top, width, height) clipped to the photo; an error when too little of it is left."""
+    height, width = shape[:2]
+    left, top, box_width, box_height = (int(value) for value in box)
+    right, bottom = min(width, left + box_width), min(height, top + box_height)
+    left, top = max(0, left), max(0, top)
+    if right - left < 4 or bottom - top < 4:
+        raise PhotoError(
+            f"the box around the item, {box_width}x{box_height} at ({left}, {top}), leaves less than 4x4 pixels "
+            f"of the {width}x{height} photo; expected a box around the item, inside the photo"
+        )
+    return left, top, right - left, bottom - top
+
+
+def grabcut_item(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The (H, W) bool map of the item inside `box` (left, top, width, height), by GrabCut: its largest region."""
+    mask = np.zeros(image.shape[:2], dtype=np.uint8)
+    background_model, item_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut starts its colour models with k-means on OpenCV's random generator: seeded, every run is the same.
+    cv2.setRNGSeed(0)
+    cv2.grabCut(
+        np.ascontiguousarray(image[..., ::-1]),
+        mask,
+        box,
+        background_model,
+        item_model,
+        GRABCUT_ITERATIONS,
+        cv2.GC_INIT_WITH_RECT,
+    )
+    found = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    count, labels, statistics, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
+    areas = statistics[1:, cv2.CC_STAT_AREA]
+    box_area = box[2] * box[3]
+    if count < 2 or areas.max() < SMALLEST_ITEM * box_area:
+        raise PhotoError(
+            "cannot tell the item from the background: no region inside the box stands out from what lies "
+            f"outside it (the largest covers {areas.max() / box_area if count > 1 else 0:.1%} of the box, expected "
+            f"{SMALLEST_ITEM:.0%} or more); expected one item, most of it inside the box"
+        )
+    largest, second = np.argsort(areas)[::-1][:2] if count > 2 else (np.argmax(areas), None)
+    if second is not None and areas[second] >= SECOND_ITEM * areas[largest]:
+        raise PhotoError(
+            f"found two items of about the same size ({areas[second] / areas[largest]:.0%} of the larger), most "
+            "often a pair of shoes; expected one item: photograph one garment, or one shoe from the side, as "
+            "Fashion-MNIST shows them, or draw the box around one of them"
+        )
+    return labels == 1 + largest
+
+
+def garment_size(height: int, width: int) -> tuple[int, int]:
+    """The 28x28 input's rows and columns for an item crop of `height` x `width`: the longer side 28, and
+    at most WIDEST_GARMENT as wide as tall."""
+    ratio = min(width / height, WIDEST_GARMENT)
+    return IMAGE_SIZE, max(1, round(IMAGE_SIZE * ratio))
+
+
+def prepare_by_grabcut(image: np.ndarray, box: tuple[int, int, int, int] | None = None) -> PreparedPhoto:
+    """The item separated from a busy background by GrabCut, then Fashion-MNIST's conversion: negated grey."""
+    box = default_box(image.shape) if box is None else check_box(box, image.shape)
+    item = grabcut_item(image, box)
+    rows, columns = bounding_box(item)
+    grey = np.asarray(Image.fromarray(image).convert("L"), dtype=np.float32)[rows, columns]
+    negated = np.where(item[rows, columns], 255 - grey, 0).astype(np.float32)
+    height, width = garment_size(*negated.shape)
+    resized = np.asarray(Image.fromarray(negated).resize((width, height), Image.Resampling.LANCZOS))
+    canvas = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    left = (IMAGE_SIZE - width) // 2
+    canvas[:, left : left + width] = resized
+    return PreparedPhoto(item, rows, columns, negated, stretch_levels(canvas), "GrabCut")
+
+
+def prepare_steps(image: np.ndarray, box: tuple[int, int, int, int] | None = None) -> PreparedPhoto:
+    """Each step from a photo, (H, W) grayscale or (H, W, 3) RGB uint8, to its 28x28 Fashion-MNIST image.
+
+    With a plain background the item is whatever differs from it; otherwise, or when a box (left, top,
+    width, height) around the item is given, GrabCut separates it.
+    """
+    if box is None:
+        try:
+            return prepare_on_plain_background(image)
+        except NoPlainBackgroundError:
+            pass
+    colour = np.repeat(image[..., np.newaxis], 3, axis=-1) if image.ndim == 2 else image
+    return prepare_by_grabcut(np.ascontiguousarray(colour), box)
+
+
+def prepare_image(image: np.ndarray) -> np.ndarray:
+    """A photo, (H, W) grayscale or (H, W, 3) RGB uint8, as a 28x28 uint8 Fashion-MNIST image: light on black."""
+    return prepare_steps(image).image
 
 
 def prepare_photo(path: Path) -> np.ndarray:
