@@ -90,6 +90,8 @@ def load_reports(root: Path) -> dict:
         "confusion": read_csv(root / "reports/final/confusion.csv"),
         "data": read_csv(root / "reports/data.csv"),
         "export": read_json(root / "reports/export/metrics.json"),
+        # The final model on real phone photos (final/dvc.yaml's score-photos stage).
+        "real_photos": read_json(root / "reports/photos/metrics.json"),
         "export_timing": read_json(root / "reports/export/timing.json"),
         "benchmark": read_json(root / "reports/benchmark.json"),
         "recipe": read_json(root / "reports/recipe.json"),
@@ -389,6 +391,26 @@ def hardest_class(reports: dict) -> str:
     return (
         f"The hardest class is {name} (F1 {float(hardest['f1']):.3f}, the lowest): its test images are most often "
         f"taken for {', '.join(top[:-1])} and {top[-1]}."
+    )
+
+
+def real_photos(reports: dict) -> str:
+    """The final model on real phone photos: garments and shoes, each class and each kind, right and refused."""
+    scores = reports["real_photos"]
+    if scores is None:
+        return ""
+
+    def row(name: str, share: dict) -> str:
+        return f"| {name} | {share['photos']} | {share['accuracy']:.1%} | {share['refused']:.1%} |"
+
+    lines = ["| photos | how many | right | refused |", "|---|---|---|---|"]
+    lines += [row(f"**{group}**", scores[group]) for group in ("garments", "shoes")]
+    lines += [row(name, share) for name, share in scores["per_class"].items()]
+    lines += [row(f"laid {kind}" if kind == "flat" else kind, share) for kind, share in scores["per_kind"].items()]
+    garments = scores["garments"]
+    return "\n".join(lines) + (
+        f"\n\nOn the garments the model is right {garments['accuracy']:.1%} of the time and refuses "
+        f"{garments['refused']:.1%} (the goal: 70% right, under 10% refused)."
     )
 
 
@@ -1138,6 +1160,7 @@ PARTS = {
     "cpu-isa-cost": cpu_isa_cost,
     "hardest-class": hardest_class,
     "most-confused": most_confused,
+    "real-photos": real_photos,
     "vgg-bn-benchmark": vgg_bn_benchmark,
     "fast-recipe": fast_recipe,
     "flip": flip_averaging,

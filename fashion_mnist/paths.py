@@ -44,6 +44,14 @@ CONFUSION_MATRIX = FINAL_REPORTS / "confusion_matrix.png"
 CONFUSION_MATRIX_NORMALIZED = FINAL_REPORTS / "confusion_matrix_normalized.png"
 MISCLASSIFIED = FINAL_REPORTS / "misclassified.png"
 
+# Real phone photos of clothes, labelled with Fashion-MNIST's classes, kept in git (see its README).
+PHOTOS_DIR = Path("data/photos")
+PHOTO_LABELS = PHOTOS_DIR / "labels.csv"
+PHOTO_REPORTS = REPORTS_DIR / "photos"
+PHOTO_METRICS = PHOTO_REPORTS / "metrics.json"
+PHOTO_OUTCOMES = PHOTO_REPORTS / "outcomes.csv"
+PHOTO_STEPS = PHOTO_REPORTS / "steps.png"
+
 EXPORT_REPORTS = REPORTS_DIR / "export"
 EXPORT_METRICS = EXPORT_REPORTS / "metrics.json"
 EXPORT_TIMING = EXPORT_REPORTS / "timing.json"

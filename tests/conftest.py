@@ -17,6 +17,7 @@ PROJECT_FILES = [
     "final/dvc.yaml",
     "params.yaml",
     "data/sources.yaml",
+    "data/photos",
     "requirements-training.txt",
     "requirements-jax.txt",
     "requirements.txt",
@@ -98,11 +99,27 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def keep_quick_photos(project: Path) -> None:
+    """Keep one real photo of each label in the project's data/photos, so that score-photos takes seconds."""
+    labels = project / "data/photos/labels.csv"
+    lines = labels.read_text().splitlines(keepends=True)
+    kept, seen = [lines[0]], set()
+    for line in lines[1:]:
+        label = line.split(",")[1]
+        if label in seen:
+            (project / "data/photos" / line.split(",")[0]).unlink()
+        else:
+            seen.add(label)
+            kept.append(line)
+    labels.write_text("".join(kept))
+
+
 def make_project(destination: Path, mirror_folder: Path, checksums: dict[str, str]) -> Path:
     """Copy the project into a new git repository whose download stage reads the synthetic mirror."""
     copy_project(destination)
     set_sources(destination, {"mirrors": [mirror_folder.as_uri() + "/"], "files": checksums})
     set_params(destination, QUICK_PARAMS)
+    keep_quick_photos(destination)
     commit(destination, "project")
     return destination
 

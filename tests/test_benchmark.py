@@ -23,7 +23,7 @@ from tests.conftest import REPOSITORY, copy_project, environment
 # What the quick mode runs: epochs per loop, and at most these for vgg_bn.
 QUICK_EPOCHS, QUICK_STRONG_EPOCHS = 3, 2
 # The stages of dvc.yaml, then those of final/dvc.yaml, in the order `dvc repro --all-pipelines` runs them.
-STAGES = ["download", "preprocess", "train", "plot", "final-train", "final-evaluate", "export"]
+STAGES = ["download", "preprocess", "train", "plot", "final-train", "final-evaluate", "score-photos", "export"]
 
 
 def epoch_times(variant: str, ended: list[float], val_accuracy: list[float]) -> EpochTimes:

@@ -255,7 +255,7 @@ def test_only_stages_of_the_final_pipeline_depend_on_the_test_set():
     )
     assert readers == ["export", "final-evaluate"]
     final = yaml.safe_load((REPOSITORY / "final/dvc.yaml").read_text())["stages"]
-    assert set(final) == {"final-train", "final-evaluate", "export"}
+    assert set(final) == {"final-train", "final-evaluate", "score-photos", "export"}
     assert all(stage["wdir"] == ".." for stage in final.values()), "paths are relative to the repository root"
 
 

@@ -121,7 +121,7 @@ def test_a_subset_that_cannot_be_stratified_names_the_key(project: Path):
     assert_fails_cleanly(result, "preprocess.max_train_samples=195 splits 200 images into 195 and 5")
 
 
-@pytest.mark.parametrize("stage", ["final-train", "final-evaluate", "export"])
+@pytest.mark.parametrize("stage", ["final-train", "final-evaluate", "score-photos", "export"])
 def test_each_stage_after_the_decisions_refuses_to_run_inside_an_experiment_before_reading_data(
     project: Path, monkeypatch, stage: str
 ):
