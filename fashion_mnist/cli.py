@@ -1,5 +1,6 @@
-"""The `fashion-mnist` command that `pip install .` provides: `fashion-mnist predict photo.jpg`, and
-`fashion-mnist recipe fast`, the params of a named recipe for `dvc exp run`."""
+"""The `fashion-mnist` command that `pip install .` provides: `fashion-mnist predict photo.jpg`,
+`fashion-mnist serve`, a local page to try the model on a photo, and `fashion-mnist recipe fast`, the params
+of a named recipe for `dvc exp run`."""
 
 import importlib
 import sys
@@ -8,7 +9,7 @@ from fashion_mnist.stage import run_stage
 
 # Each subcommand's module has a `main(arguments, prog)`; it is imported when named, so that `recipe` does
 # not wait for Keras.
-COMMANDS = {"predict": "fashion_mnist.predict", "recipe": "fashion_mnist.recipes"}
+COMMANDS = {"predict": "fashion_mnist.predict", "recipe": "fashion_mnist.recipes", "serve": "fashion_mnist.serve"}
 USAGE = "usage: fashion-mnist {" + ",".join(COMMANDS) + "} ...  (fashion-mnist COMMAND --help for its options)"
 
 
