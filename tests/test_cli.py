@@ -33,7 +33,7 @@ def test_the_command_is_installed_and_runs_from_any_folder(tmp_path: Path):
 
 def test_the_command_names_its_subcommands_and_refuses_an_unknown_one(tmp_path: Path):
     bare = run(["fashion-mnist"], tmp_path, check=False)
-    assert bare.returncode == 2 and "usage: fashion-mnist {predict,recipe}" in bare.stdout
+    assert bare.returncode == 2 and "usage: fashion-mnist {predict,recipe,serve}" in bare.stdout
     unknown = run(["fashion-mnist", "train"], tmp_path, check=False)
     assert unknown.returncode == 1 and "error: unknown command 'train'" in unknown.stderr
 
