@@ -1,5 +1,7 @@
 """Classifying photos: preparation the way Fashion-MNIST was made, the command line, and its errors."""
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -581,3 +583,34 @@ def test_an_unknown_model_format_is_named(tmp_path: Path, good_photo: Path):
     assert command_error([str(good_photo), "--model", str(model)]) == (
         f"error: {model}: unknown model format .h5; expected a .keras or .tflite file"
     )
+
+
+# The first photo of each garment class in data/photos, a hash of its prepared input each.
+PREPARED_HASHES = """
+import csv, hashlib, sys
+from pathlib import Path
+import cv2
+from fashion_mnist.photo import load_photo, prepare_steps
+print(cv2.getCPUFeaturesLine())
+seen = set()
+for row in csv.DictReader(open("data/photos/labels.csv", newline="")):
+    if row["kind"] in ("flat", "hanging") and row["label"] not in seen:
+        seen.add(row["label"])
+        image = prepare_steps(load_photo(Path("data/photos") / row["file"])).image
+        print(row["file"], hashlib.sha256(image.tobytes()).hexdigest())
+"""
+
+
+def test_grabcut_gives_the_same_inputs_whichever_vector_instructions_opencv_picks():
+    # OpenCV picks its SSE4, AVX2 or AVX-512 code as the CPU allows. Kept to SSE4, the inputs are the same
+    # bytes: the score-photos stage's outputs do not depend on the CPU's vector width.
+    def hashes(environment: dict[str, str]) -> list[str]:
+        command = [sys.executable, "-c", PREPARED_HASHES]
+        result = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, check=True)
+        return result.stdout.splitlines()
+
+    widest = hashes(dict(os.environ))
+    capped = hashes({**os.environ, "OPENCV_CPU_DISABLE": "AVX,FP16,AVX2,AVX_VNNI,AVX512-SKX,AVX512-CLX"})
+    # OpenCV marks a feature it was told not to use with "?": the cap took effect.
+    assert "*AVX2?" in capped[0].split() and "*AVX2?" not in widest[0].split(), (widest[0], capped[0])
+    assert len(widest) == 7 and widest[1:] == capped[1:]
