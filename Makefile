@@ -46,8 +46,8 @@ offline-data:
 	fi
 
 # What the tests need from the system: the real data (tests/test_real_data.py), an SSH server (the SSH
-# remote of tests/test_remotes.py) and a browser (tests/test_plots_page.py). As root with apt-get they are
-# installed; otherwise the tests do not start, and the command that installs them is printed.
+# remote of tests/test_remotes.py) and a browser (tests/test_plots_page.py, tests/test_serve.py). As root
+# with apt-get they are installed; otherwise the tests do not start, and the command that installs them is printed.
 test-packages:
 	@missing=""; \
 	[ -d /usr/share/datasets/fashion-mnist ] || missing="$$missing dataset-fashion-mnist"; \

@@ -3,6 +3,7 @@
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -73,3 +74,22 @@ def test_the_default_cpu_isa_reproduces_the_bytes_of_a_run_made_on_an_avx2_only_
     for reference in sorted(REFERENCE_RUN.glob("*.tsv")):
         assert (produced / "plots/metrics" / reference.name).read_text() == reference.read_text(), f"on {cpu}"
     assert (produced / "metrics.json").read_text() == (REFERENCE_RUN / "metrics.json").read_text(), f"on {cpu}"
+
+
+def test_fashion_mnists_garments_are_narrower_than_the_widest_garment_grabcut_keeps():
+    # photo.WIDEST_GARMENT narrows a garment laid flat with its sleeves spread to Fashion-MNIST's own shapes:
+    # 95% of its pullovers, coats, dresses and trousers are at most that wide for their height, and of its
+    # T-shirts and shirts, the widest, at most as wide as tall.
+    from fashion_mnist.photo import WIDEST_GARMENT
+    from fashion_mnist.photo_scores import GARMENTS
+    from tests.photographs import read_real_split
+
+    images, labels = read_real_split("train")
+    lit = images[..., 0] >= 32
+    height, width = lit.any(axis=2).sum(axis=1), lit.any(axis=1).sum(axis=1)
+    aspect = width / height
+    widest = {name: float(np.percentile(aspect[labels == CLASS_NAMES.index(name)], 95)) for name in GARMENTS}
+    print({name: round(value, 2) for name, value in widest.items()})
+    narrow = ("Pullover", "Coat", "Dress", "Trouser")
+    assert all(widest[name] <= WIDEST_GARMENT for name in narrow), widest
+    assert all(WIDEST_GARMENT < widest[name] <= 1.0 for name in ("T-shirt/top", "Shirt")), widest
