@@ -32,7 +32,9 @@ PROJECT_FILES = [
 # The README's command that builds every output: both pipeline files, dvc.yaml and final/dvc.yaml.
 REPRODUCE_ALL = ["dvc", "repro", "--all-pipelines"]
 # The stages of final/dvc.yaml, as DVC names them.
-FINAL_TRAIN, FINAL_EVALUATE, EXPORT = (f"final/dvc.yaml:{name}" for name in ("final-train", "final-evaluate", "export"))
+FINAL_TRAIN, FINAL_EVALUATE, SCORE_PHOTOS, EXPORT = (
+    f"final/dvc.yaml:{name}" for name in ("final-train", "final-evaluate", "score-photos", "export")
+)
 
 # final.epochs stays `auto`, as shipped: the retraining runs for train's best epoch.
 QUICK_PARAMS = {"train": {"epochs": 3, "batch_size": 32}}

@@ -27,6 +27,7 @@ from tests.conftest import (
     FINAL_EVALUATE,
     FINAL_TRAIN,
     REPRODUCE_ALL,
+    SCORE_PHOTOS,
     environment,
     make_project,
     run,
@@ -152,7 +153,7 @@ def test_the_pipeline_runs_on_jax_and_reruns_bit_identically(tmp_path: Path):
     set_params(project, {"train": {"backend": "jax"}})
     result = run_on("tensorflow", REPRODUCE_ALL, project)
     assert sorted(stages_run(result.stdout)) == sorted(
-        ["download", "preprocess", "train", "plot", FINAL_TRAIN, FINAL_EVALUATE, EXPORT]
+        ["download", "preprocess", "train", "plot", FINAL_TRAIN, FINAL_EVALUATE, SCORE_PHOTOS, EXPORT]
     )
     for stage in ["train", "final-train"]:
         environment_file = json.loads((project / f"reports/{stage}/environment.json").read_text())

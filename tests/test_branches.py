@@ -25,6 +25,7 @@ def declared_metrics() -> list[str]:
         "reports/train/metrics.json",
         "reports/final-train/metrics.json",
         "reports/final/metrics.json",
+        "reports/photos/metrics.json",
         "reports/export/metrics.json",
     ]
     return paths

@@ -19,6 +19,7 @@ from tests.conftest import (
     FINAL_TRAIN,
     REPOSITORY,
     REPRODUCE_ALL,
+    SCORE_PHOTOS,
     project_copy,
     run,
     set_params,
@@ -27,7 +28,7 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["download", "preprocess", "train", "plot", FINAL_TRAIN, FINAL_EVALUATE, EXPORT]
+STAGES = ["download", "preprocess", "train", "plot", FINAL_TRAIN, FINAL_EVALUATE, SCORE_PHOTOS, EXPORT]
 
 
 def stage_script(command: str) -> str:
@@ -168,10 +169,16 @@ def append(path: Path, text: str) -> None:
         ("fashion_mnist/paths.py", []),
         ("fashion_mnist/stage.py", []),
         ("fashion_mnist/errors.py", []),
-        # The export's code: export alone, not the data or either training.
-        ("fashion_mnist/export.py", [EXPORT]),
+        # The export's code: export, and score-photos, whose predict path reads an int8 model with it; not the
+        # data or either training.
+        ("fashion_mnist/export.py", sorted([EXPORT, SCORE_PHOTOS])),
+        # The preparation of photos: score-photos alone.
+        ("fashion_mnist/photo.py", [SCORE_PHOTOS]),
         # An upgrade of a numeric library reruns the stages whose numbers it shapes.
-        ("requirements-training.txt", sorted(["preprocess", "train", "plot", FINAL_TRAIN, FINAL_EVALUATE, EXPORT])),
+        (
+            "requirements-training.txt",
+            sorted(["preprocess", "train", "plot", FINAL_TRAIN, FINAL_EVALUATE, SCORE_PHOTOS, EXPORT]),
+        ),
     ],
 )
 def test_an_edit_makes_exactly_the_stages_that_depend_on_it_out_of_date(built_copy: Path, edited: str, expected):
@@ -202,10 +209,10 @@ def test_final_train_depends_on_the_validated_steps_and_no_other_train_metric(bu
         # The epoch marked in the learning curves is the one the monitored score picked.
         ("train.monitor", "val_accuracy", ["plot", "train"]),
         # Every stage that runs Keras computes under the instruction-set cap.
-        ("train.cpu_isa", "native", sorted(["train", "plot", FINAL_TRAIN, FINAL_EVALUATE, EXPORT])),
+        ("train.cpu_isa", "native", sorted(["train", "plot", FINAL_TRAIN, FINAL_EVALUATE, SCORE_PHOTOS, EXPORT])),
         ("final.epochs", 2, [FINAL_TRAIN]),
         ("export.calibration_images", 7, [EXPORT]),
-        ("train.backend", "jax", sorted(["train", "plot", FINAL_TRAIN, FINAL_EVALUATE])),
+        ("train.backend", "jax", sorted(["train", "plot", FINAL_TRAIN, FINAL_EVALUATE, SCORE_PHOTOS])),
         ("train.precision", "mixed_bfloat16", sorted(["train", FINAL_TRAIN])),
         # Test-time augmentation is part of the model, so both trainings build it; the figures read the model file.
         ("model.test_time_augmentation", "flip", sorted(["train", FINAL_TRAIN])),
@@ -230,6 +237,7 @@ def test_every_plot_is_drawn_once(built: Path):
         ("reports/final/confusion_matrix_normalized.png", "image"),
         ("reports/final/misclassified.png", "image"),
         ("reports/final/per_class.csv", "vega"),
+        ("reports/photos/steps.png", "image"),
         ("reports/train/convolution.png", "image"),
         ("reports/train/learning_curves.png", "image"),
         ("reports/train/plots/metrics/accuracy.tsv", "vega"),
