@@ -5,6 +5,8 @@ model prints its three most likely classes; `--explain DIR` draws all ten.
 """
 
 import argparse
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +45,7 @@ def parse_arguments(
         epilog="Photos of the same name (a/shirt.jpg, b/shirt.jpg) are saved as shirt_..., shirt_2_... and so on.",
     )
     parser.add_argument("photos", nargs="+", type=Path, help="image files (JPEG, PNG, ...) of one item each")
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        help=f"a .keras model or the export's int8 .tflite; load only models you trust (default: {paths.FINAL_MODEL} "
-        "of this folder, or of the project the command was installed from)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--save-input", type=Path, metavar="DIR", help="write the 28x28 image fed to the model as DIR/<photo>_28x28.png"
     )
@@ -59,7 +55,22 @@ def parse_arguments(
         metavar="DIR",
         help="draw the photo, its 28x28 input and the ten probabilities as DIR/<photo>_explained.png",
     )
-    parsed = parser.parse_args(arguments)
+    return with_default_model(parser.parse_args(arguments))
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """The --model option, which `predict` and `serve` share."""
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"a .keras model or the export's int8 .tflite; load only models you trust (default: {paths.FINAL_MODEL} "
+        "of this folder, or of the project the command was installed from)",
+    )
+
+
+def with_default_model(parsed: argparse.Namespace) -> argparse.Namespace:
+    """The parsed command line with `model` set, to the default when none was named, and `model_given` saying which."""
     parsed.model_given = parsed.model is not None
     if not parsed.model_given:
         parsed.model = default_model()
@@ -76,8 +87,9 @@ def require_model(path: Path, given: bool) -> None:
         )
 
 
-def predict_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
-    """The class probabilities (N, 10) of uint8 images (N, 28, 28) under a .keras or int8 .tflite model."""
+def load_classifier(model_path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from uint8 images (N, 28, 28) to class probabilities (N, 10) under a .keras or int8 .tflite
+    model, the model loaded once."""
     suffix = model_path.suffix.lower()
     if suffix == ".keras":
         model = load_model(model_path)
@@ -88,13 +100,18 @@ def predict_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
                 f"expected a Fashion-MNIST classifier of ({IMAGE_SIZE}, {IMAGE_SIZE}, 1) images"
             )
         # The models rescale uint8 levels themselves (their Rescaling layer), as in training.
-        return np.asarray(model.predict(images[..., np.newaxis], verbose=0))
+        return lambda images: np.asarray(model.predict(images[..., np.newaxis], verbose=0))
     if suffix == ".tflite":
         # Imported here so that .keras models do not need the LiteRT interpreter.
         from fashion_mnist.export import int8_probabilities
 
-        return int8_probabilities(model_path, images)
+        return partial(int8_probabilities, model_path)
     raise DataError(f"{model_path}: unknown model format {suffix or '(no suffix)'}; expected a .keras or .tflite file")
+
+
+def predict_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
+    """The class probabilities (N, 10) of uint8 images (N, 28, 28) under a .keras or int8 .tflite model."""
+    return load_classifier(model_path)(images)
 
 
 def top_classes(probabilities: np.ndarray, count: int = TOP_CLASSES) -> list[tuple[str, float]]:

@@ -12,7 +12,6 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +21,11 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 
-from fashion_mnist import paths
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.errors import DataError
 from fashion_mnist.idx import IMAGE_SIZE
-from fashion_mnist.loading import load_model
-from fashion_mnist.model import classifier_of
 from fashion_mnist.photo import PhotoError, PreparedPhoto, check_box, default_box, load_photo, prepare_steps
-from fashion_mnist.predict import default_model, predict_probabilities, require_model
+from fashion_mnist.predict import add_model_argument, load_classifier, require_model, with_default_model
 from fashion_mnist.stage import run_stage
 
 DEFAULT_HOST = "127.0.0.1"
@@ -60,40 +56,14 @@ def parse_arguments(
         default=DEFAULT_PORT,
         help=f"the port to listen on, 0 for any free one (default: {DEFAULT_PORT})",
     )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        help=f"a .keras model or the export's int8 .tflite; load only models you trust (default: {paths.FINAL_MODEL} "
-        "of this folder, or of the project the command was installed from)",
-    )
-    parsed = parser.parse_args(arguments)
-    parsed.model_given = parsed.model is not None
-    if not parsed.model_given:
-        parsed.model = default_model()
-    return parsed
+    add_model_argument(parser)
+    return with_default_model(parser.parse_args(arguments))
 
 
-def load_classifier(model_path: Path) -> Classifier:
-    """A function from uint8 images (N, 28, 28) to class probabilities (N, 10), its model loaded once."""
-    if model_path.suffix.lower() == ".keras":
-        model = load_model(model_path)
-        input_shape = tuple(classifier_of(model).input_shape[1:])
-        if input_shape != (IMAGE_SIZE, IMAGE_SIZE, 1):
-            raise DataError(
-                f"{model_path}: the model takes inputs of shape {input_shape}; "
-                f"expected a Fashion-MNIST classifier of ({IMAGE_SIZE}, {IMAGE_SIZE}, 1) images"
-            )
-
-        def classify(images: np.ndarray) -> np.ndarray:
-            # The models rescale uint8 levels themselves (their Rescaling layer), as in training.
-            return np.asarray(model.predict(images[..., np.newaxis], verbose=0))
-
-    else:
-        # An int8 .tflite interpreter takes milliseconds to make, so predict's own function serves.
-        classify = partial(predict_probabilities, model_path)
-    # One prediction before the first request: it refuses a file of another format at startup, and it
-    # builds Keras's predict function, which the first photo would otherwise wait for.
+def warmed_classifier(model_path: Path) -> Classifier:
+    """The model's classifier, loaded once, after one prediction: that refuses a file of another format at
+    startup, and builds Keras's predict function, which the first photo would otherwise wait for."""
+    classify = load_classifier(model_path)
     classify(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8))
     return classify
 
@@ -229,7 +199,7 @@ def main(arguments: list[str] | None = None, prog: str = "python -m fashion_mnis
     require_model(arguments.model, given=arguments.model_given)
     print(f"Loading {arguments.model} ...", flush=True)
     # Port 0 lets the system pick a free one; werkzeug says why, and exits, when the address cannot be had.
-    server = make_server(arguments.host, arguments.port, create_app(load_classifier(arguments.model)), threaded=True)
+    server = make_server(arguments.host, arguments.port, create_app(warmed_classifier(arguments.model)), threaded=True)
     host = f"[{arguments.host}]" if ":" in arguments.host else arguments.host
     print(f"Serving the page at http://{host}:{server.server_port}/  (Ctrl+C stops it)", flush=True)
     try:

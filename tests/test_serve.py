@@ -22,7 +22,8 @@ from PIL import Image
 from fashion_mnist.dataset import CLASS_NAMES
 from fashion_mnist.errors import DataError
 from fashion_mnist.photo import load_photo, prepare_steps
-from fashion_mnist.serve import MAX_UPLOAD_BYTES, Classifier, create_app, load_classifier
+from fashion_mnist.predict import load_classifier
+from fashion_mnist.serve import MAX_UPLOAD_BYTES, Classifier, create_app
 from tests.conftest import REPOSITORY, environment
 from tests.photographs import train_small_model
 
