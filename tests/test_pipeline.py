@@ -121,6 +121,7 @@ def test_the_readme_command_builds_every_output_then_has_nothing_to_do(project: 
         "reports/train/metrics.json",
         "reports/final-train/metrics.json",
         "reports/final/metrics.json",
+        "reports/photos/metrics.json",
         "reports/export/metrics.json",
     }
     for lock in ["dvc.lock", "final/dvc.lock"]:
