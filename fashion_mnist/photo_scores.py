@@ -38,11 +38,11 @@ def score_photos(folder: Path, rows: list[dict[str, str]], model: Path) -> list[
     prepared, outcomes = [], []
     for row in rows:
         outcome = {"file": row["file"], "label": row["label"], "kind": row["kind"]}
+        outcome |= {"predicted": "", "probability": None, "refused": ""}
         try:
             prepared.append(prepare_photo(folder / row["file"]))
-            outcome |= {"predicted": "", "probability": None, "refused": ""}
         except PhotoError as error:
-            outcome |= {"predicted": "", "probability": None, "refused": str(error).removeprefix(f"{folder}/")}
+            outcome["refused"] = str(error).removeprefix(f"{folder}/")
         outcomes.append(outcome)
     probabilities = predict_probabilities(model, np.stack(prepared)) if prepared else np.empty((0, 10))
     scored = (outcome for outcome in outcomes if not outcome["refused"])
