@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: pipeline test test-fast setup test-setup offline-data test-packages
+.PHONY: pipeline test test-fast docs setup test-setup offline-data test-packages
 
 pipeline: setup offline-data
 	dvc repro --all-pipelines
@@ -16,6 +16,10 @@ test: test-setup test-packages
 test-fast: test-setup test-packages
 	ruff check .
 	pytest -m "not slow"
+
+# The docs site at http://127.0.0.1:8000, rebuilt as a page changes (mkdocs.yml; MkDocs with the Material theme).
+docs: test-setup
+	NO_MKDOCS_2_WARNING=1 mkdocs serve
 
 # What running needs: the pipeline's pinned requirements, both Keras backends, and this project
 # installed in place, which gives the `fashion-mnist` command.

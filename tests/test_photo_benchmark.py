@@ -1,4 +1,4 @@
-"""The photo benchmark: its quick mode scores every background and draws the figure; the README quotes its report."""
+"""The photo benchmark: its quick mode scores every background and draws the figure; the photo page quotes it."""
 
 import json
 import sys
@@ -14,13 +14,13 @@ from tests.conftest import REPOSITORY, run
 from tests.photographs import SCENES
 
 
-def test_the_readme_quotes_the_committed_photo_report():
+def test_the_photo_page_quotes_the_committed_photo_report():
     report = json.loads((REPOSITORY / "reports" / "photos.json").read_text())
-    readme = (REPOSITORY / "README.md").read_text()
+    readme = (REPOSITORY / "docs/photos.md").read_text()
     assert report["quick"] is False and report["test_images"] == 1000
     assert markdown(report) in readme
     assert softmax_sentence(report) in " ".join(readme.split())
-    # What the README says of the table: within the goal of 3 points of the originals, the most lost named, and
+    # What the page says of the table: within the goal of 3 points of the originals, the most lost named, and
     # most lost when only shrunk.
     assert all(abs(row["points_from_originals"]) < 3 for row in report["scenes"])
     worst = min(report["scenes"], key=lambda row: row["points_from_originals"])
@@ -28,8 +28,9 @@ def test_the_readme_quotes_the_committed_photo_report():
         readme.split()
     )
     assert all(row["shrunk_accuracy"] < row["accuracy"] / 2 for row in report["scenes"])
-    assert (REPOSITORY / report["explained"]["figure"]).is_file() and report["explained"]["figure"] in readme
-    # The README says the committed run scores the pipeline's model: the one final/dvc.lock names.
+    figure = Path(report["explained"]["figure"])
+    assert (REPOSITORY / figure).is_file() and f"]({figure.relative_to('docs').as_posix()})" in readme
+    # The page says the committed run scores the pipeline's model: the one final/dvc.lock names.
     lock = yaml.safe_load((REPOSITORY / "final/dvc.lock").read_text())
     outputs = lock["stages"]["final-train"]["outs"]
     (final_model,) = [out["md5"] for out in outputs if out["path"] == "models/final.keras"]

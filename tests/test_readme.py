@@ -1,4 +1,4 @@
-"""The README's figures are those of the committed reports, rendered by docs/render_readme.py."""
+"""The figures of the README and the docs pages are those of the committed reports, rendered by docs/render.py."""
 
 import json
 import shutil
@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from docs import render_readme
+from docs import render
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the renderer reads: the reports, the lock file of the run, params, the JAX pin and a captured table.
-CITED = ["README.md", "reports", "dvc.lock", "params.yaml", "recipes.yaml", "requirements-jax.txt", "docs/exp_show.txt"]
+CITED = ["README.md", "docs", "reports", "dvc.lock", "params.yaml", "recipes.yaml", "requirements-jax.txt"]
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the files the README's figures come from."""
+    """A copy of the documents and of the files their figures come from."""
     for name in CITED:
         source, destination = ROOT / name, tmp_path / name
         if source.is_dir():
@@ -32,11 +32,17 @@ def edit_json(path: Path, **changes) -> None:
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}, indent=2) + "\n")
 
 
-def test_the_committed_readme_is_the_rendering_of_the_committed_reports():
-    readme = (ROOT / "README.md").read_text()
-    assert render_readme.render(readme, render_readme.load_reports(ROOT)) == readme, (
-        "README.md is out of date: run `python docs/render_readme.py`"
-    )
+def documents(root: Path = ROOT) -> dict[str, str]:
+    """The README and the docs pages, by path."""
+    return {document: (root / document).read_text() for document in render.documents_of(root)}
+
+
+def test_the_committed_documents_are_the_rendering_of_the_committed_reports():
+    texts = documents()
+    assert set(texts) >= {"README.md", "docs/index.md", "docs/photos.md"}
+    rendered = render.render(texts, render.load_reports(ROOT))
+    stale = [document for document in texts if rendered[document] != texts[document]]
+    assert not stale, f"{stale} out of date: run `python docs/render.py`"
 
 
 def test_the_captured_exp_show_has_the_committed_runs_metrics_in_its_main_row():
@@ -57,12 +63,13 @@ def test_the_captured_exp_show_has_the_committed_runs_metrics_in_its_main_row():
 
 def test_a_changed_number_in_a_report_changes_the_readme_and_the_check_fails(project: Path, capsys):
     edit_json(project / "reports/final/metrics.json", test_accuracy=0.5)
-    assert render_readme.main(["--check"], root=project) == 1
+    assert render.main(["--check"], root=project) == 1
     printed = capsys.readouterr().out
     assert "+" in printed and "0.5000" in printed, "the difference shows the new figure"
-    assert render_readme.main([], root=project) == 0
+    assert render.main([], root=project) == 0
     assert "**0.5000**" in (project / "README.md").read_text()
-    assert render_readme.main(["--check"], root=project) == 0, "once rewritten, the README is up to date"
+    assert "**0.5000**" in (project / "docs/index.md").read_text(), "the docs' copy of the results table too"
+    assert render.main(["--check"], root=project) == 0, "once rewritten, the README is up to date"
 
 
 def test_the_time_to_accuracy_is_rendered_from_the_recipe_benchmark(project: Path):
@@ -71,11 +78,11 @@ def test_the_time_to_accuracy_is_rendered_from_the_recipe_benchmark(project: Pat
     blog |= {"seconds_to_0.92": 240.0, "epoch_val_accuracy": [0.9] * 9 + [0.921]}
     fast |= {"seconds_to_0.92": 40.0}
     (project / "reports/recipe.json").write_text(json.dumps(report))
-    text = render_readme.fast_recipe(render_readme.load_reports(project))
+    text = render.fast_recipe(render.load_reports(project))
     assert "the blog's loop 4 min (epoch 10)" in text and "**6.0× sooner** than the blog's loop" in text
     blog["seconds_to_0.92"] = None
     (project / "reports/recipe.json").write_text(json.dumps(report))
-    text = render_readme.fast_recipe(render_readme.load_reports(project))
+    text = render.fast_recipe(render.load_reports(project))
     assert "**at least" in text and f"not got there after {blog['epochs_run']} epochs" in text
 
 
@@ -91,7 +98,7 @@ def test_the_learning_curves_are_described_from_trains_per_epoch_files(project: 
     for name, column in values.items():
         rows = "".join(f"{step}\t{value}\n" for step, value in enumerate(column, start=1))
         (epochs / f"{name}.tsv").write_text(f"step\t{name}\n{rows}")
-    text = render_readme.blog_curves(render_readme.load_reports(project))
+    text = render.blog_curves(render.load_reports(project))
     assert "0.897 at epoch 5 and stays between 0.893 and 0.897" in text
     assert "training accuracy climbs to 0.950" in text
     assert "rises from 0.310 at epoch 4 to 0.410 at epoch 6" in text
@@ -99,33 +106,34 @@ def test_the_learning_curves_are_described_from_trains_per_epoch_files(project: 
 
 def test_the_test_suites_time_is_rendered_only_from_its_file(project: Path):
     (project / "reports/test_suite.json").unlink(missing_ok=True)
-    assert render_readme.test_times(render_readme.load_reports(project)) == ""
+    assert render.test_times(render.load_reports(project)) == ""
     suite = {"date": "2026-01-02", "cores": 2, "make_test_seconds": 1500.0, "make_test_fast_seconds": 95.0}
     (project / "reports/test_suite.json").write_text(json.dumps(suite))
-    assert render_readme.test_times(render_readme.load_reports(project)) == (
+    assert render.test_times(render.load_reports(project)) == (
         "Measured 2026-01-02 on 2 CPU cores: `make test` took 25 min, `make test-fast` took 1 min 35 s."
     )
     (project / "reports/test_suite.json").write_text(json.dumps({**suite, "cpu": "AMD EPYC"}))
-    assert render_readme.test_times(render_readme.load_reports(project)).startswith(
-        "Measured 2026-01-02 on AMD EPYC, 2 cores:"
-    )
+    assert render.test_times(render.load_reports(project)).startswith("Measured 2026-01-02 on AMD EPYC, 2 cores:")
 
 
 def test_a_part_without_a_renderer_is_named():
     with pytest.raises(ValueError, match="no renderer for the part 'nonsense'"):
-        render_readme.render("<!-- rendered: nonsense -->\n<!-- end -->\n", {})
+        render.render({"README.md": "<!-- rendered: nonsense -->\n<!-- end -->\n"}, {})
 
 
 def test_a_part_the_readme_does_not_mark_is_named():
-    readme = (ROOT / "README.md").read_text().replace("<!-- rendered: gpu -->", "<!-- gpu -->")
-    with pytest.raises(ValueError, match="the part 'gpu' is not marked"):
-        render_readme.render(readme, render_readme.load_reports(ROOT))
+    texts = documents()
+    (holder,) = [document for document, text in texts.items() if "<!-- rendered: gpu -->" in text]
+    texts[holder] = texts[holder].replace("<!-- rendered: gpu -->", "<!-- gpu -->")
+    with pytest.raises(ValueError, match="no document marks the part 'gpu'"):
+        render.render(texts, render.load_reports(ROOT))
 
 
 def test_a_part_without_its_end_marker_is_refused():
-    readme = (ROOT / "README.md").read_text() + "\n<!-- rendered: gpu -->\nno end\n"
-    with pytest.raises(ValueError, match="has no `<!-- end -->`"):
-        render_readme.render(readme, render_readme.load_reports(ROOT))
+    texts = documents()
+    texts["docs/scaling.md"] += "\n<!-- rendered: gpu -->\nno end\n"
+    with pytest.raises(ValueError, match="docs/scaling.md: a `<!-- rendered: NAME -->` marker has no `<!-- end -->`"):
+        render.render(texts, render.load_reports(ROOT))
 
 
 def test_the_batch_size_sweep_is_rendered_from_its_report(project: Path):
@@ -134,7 +142,7 @@ def test_the_batch_size_sweep_is_rendered_from_its_report(project: Path):
     small |= {"best_val_accuracy": 0.95, "best_epoch": 3}
     large |= {"best_val_accuracy": 0.80}
     (project / "reports/batch_sizes.json").write_text(json.dumps(report))
-    text = render_readme.batch_sizes(render_readme.load_reports(project))
+    text = render.batch_sizes(render.load_reports(project))
     assert f"| {small['batch_size']} | {small['learning_rate']:g} | 0.9500 (3) |" in text
     assert f"batch {small['batch_size']} is highest (0.9500 at epoch 3)" in text
     assert "and all 6 lie within 15.00 points" in text
@@ -151,7 +159,7 @@ def test_the_flip_comparison_is_rendered_seed_for_seed(project: Path):
         "spread_with_flip": 0.015,
     }
     (project / "reports/recipe.json").write_text(json.dumps(report))
-    text = render_readme.flip_averaging(render_readme.load_reports(project))
+    text = render.flip_averaging(render.load_reports(project))
     assert "without flip averaging 0.9300, 0.9200, 0.9400 (mean 0.9300)" in text
     assert "with it 0.9400, 0.9250, 0.9350 (mean 0.9333, spread 1.50 points)" in text
     assert "higher with 2 of the 3 seeds, by 0.33 points on average" in text
@@ -164,7 +172,7 @@ def test_the_flip_comparison_is_rendered_seed_for_seed(project: Path):
         "spread_with_flip": 0.0,
     }
     (project / "reports/recipe.json").write_text(json.dumps(report))
-    text = render_readme.flip_averaging(render_readme.load_reports(project))
+    text = render.flip_averaging(render.load_reports(project))
     assert "with seed 42" in text and "0.9300 without flip averaging, 0.8600 with it, 7.00 points lower" in text
 
 
@@ -172,17 +180,17 @@ def test_the_accurate_recipe_is_measured_against_the_cpu_goal(project: Path):
     runs = project / "reports/recipes/accurate"
     edit_json(runs / "final/metrics.json", test_accuracy=0.9512)
     edit_json(runs / "final-train/timing.json", train_seconds=840.0)
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert "in **14 min**, within the goal of 15 min" in text and "**0.9512**, 0.12 points above the goal" in text
     edit_json(runs / "final/metrics.json", test_accuracy=0.9475)
     edit_json(runs / "final-train/timing.json", train_seconds=960.0)
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert "in **16 min**, over the goal of 15 min" in text and "**0.9475**, 0.25 points short of the goal" in text
     edit_json(runs / "flip.json", val_accuracy_flip_averaged=0.95, val_accuracy_without_averaging=0.9475)
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert "validation accuracy 0.9500 with it, 0.9475 without, +0.25 points" in text
     (runs / "flip.json").unlink()
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert text == "No committed run of the `accurate` recipe yet."
 
 
@@ -197,7 +205,7 @@ def test_the_gpu_goal_is_reached_only_with_the_accuracy_within_30_seconds_of_ret
     ]:
         preset |= {"final_train_seconds": seconds, "test_accuracy": accuracy}
         path.write_text(json.dumps(report))
-        text = render_readme.gpu(render_readme.load_reports(project))
+        text = render.gpu(render.load_reports(project))
         assert f"**the goal of 0.95 within 30 s of training is {verdict}.**" in text
 
 
@@ -212,25 +220,25 @@ def test_the_gpu_recipes_goal_is_reached_only_with_the_accuracy_within_30_second
     ]:
         report["final"] |= {"train_seconds": seconds, "test_accuracy": accuracy}
         path.write_text(json.dumps(report))
-        reports = render_readme.load_reports(project)
-        assert f"**the goal of 0.95 within 30 s {verdict}." in render_readme.gpu_recipe(reports)
-        assert f"| **{accuracy:.4f}** | train " in render_readme.results(reports)
+        reports = render.load_reports(project)
+        assert f"**the goal of 0.95 within 30 s {verdict}." in render.gpu_recipe(reports)
+        assert f"| **{accuracy:.4f}** | train " in render.results(reports)
     path.unlink()
-    reports = render_readme.load_reports(project)
-    assert render_readme.gpu_recipe(reports) == "No committed GPU run of the `gpu` recipe yet."
-    assert "the `gpu` recipe" not in render_readme.results(reports)
+    reports = render.load_reports(project)
+    assert render.gpu_recipe(reports) == "No committed GPU run of the `gpu` recipe yet."
+    assert "the `gpu` recipe" not in render.results(reports)
 
 
 def test_a_close_call_between_the_gpu_candidates_is_said_to_be_within_their_spreads(project: Path):
     path = project / "reports/recipes/gpu/gpu.json"
     report = json.loads(path.read_text())
-    assert "less than either spread: the seeds cannot tell them apart" in render_readme.gpu_recipe(
-        render_readme.load_reports(project)
+    assert "less than either spread: the seeds cannot tell them apart" in render.gpu_recipe(
+        render.load_reports(project)
     )
     ranked = sorted(report["candidates"], key=lambda candidate: -candidate["mean_val_accuracy"])
     ranked[0]["mean_val_accuracy"] = ranked[1]["mean_val_accuracy"] + 0.01
     path.write_text(json.dumps(report))
-    assert "cannot tell them apart" not in render_readme.gpu_recipe(render_readme.load_reports(project))
+    assert "cannot tell them apart" not in render.gpu_recipe(render.load_reports(project))
 
 
 def test_the_accurate_recipe_in_float32_is_rendered_once_its_run_is_committed(project: Path):
@@ -246,14 +254,14 @@ def test_the_accurate_recipe_in_float32_is_rendered_once_its_run_is_committed(pr
     bfloat16_test = json.loads((runs / "final/metrics.json").read_text())["test_accuracy"]
     edit_json(float32 / "final/metrics.json", test_accuracy=bfloat16_test + 0.0012)
     # Without the machine's description, neither the row nor the paragraph: the one says where the other ran.
-    reports = render_readme.load_reports(project)
-    text = render_readme.accurate_recipe(reports)
+    reports = render.load_reports(project)
+    text = render.accurate_recipe(reports)
     assert text.endswith("No float32 run of the recipe is committed, so its accuracy in float32 is not measured.")
-    assert "in `float32`" not in render_readme.results(reports)
+    assert "in `float32`" not in render.results(reports)
     machine = {"date": "2026-12-03", "cpu": "Other CPU", "cores": 4, "native_bfloat16": False}
     (float32 / "machine.json").write_text(json.dumps(machine))
-    reports = render_readme.load_reports(project)
-    text = render_readme.accurate_recipe(reports)
+    reports = render.load_reports(project)
+    text = render.accurate_recipe(reports)
     assert (
         "On 4 cores of an Other CPU, 2026-12-03: train ran 24 epochs in 6 min 40 s (an epoch took 90 to 210 s, " in text
     )
@@ -261,7 +269,7 @@ def test_the_accurate_recipe_in_float32_is_rendered_once_its_run_is_committed(pr
     assert "kept epoch 21 (validation accuracy 0.9498); `final-train` took **50 min** against the bfloat16" in text
     assert f"test accuracy **{bfloat16_test + 0.0012:.4f}**, +0.12 points against the bfloat16 run's" in text
     assert "not measured" not in text
-    (row,) = [line for line in render_readme.results(reports).splitlines() if "in `float32`" in line]
+    (row,) = [line for line in render.results(reports).splitlines() if "in `float32`" in line]
     assert "its run on 4 CPU cores | `float32` | train 24, best 21; final 21 × 188 steps | 0.9498 |" in row
     assert "final 50 min |" in row
 
@@ -280,7 +288,7 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
     }
     trials.mkdir(parents=True)
     (trials / "random_erasing-0.5.json").write_text(json.dumps(trial))
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert (
         "`train.random_erasing: 0.5` tried on top of the recipe, train only (`python -m benchmarks.trial accurate "
         "train.random_erasing=0.5`, [`random_erasing-0.5.json`]"
@@ -291,13 +299,13 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
     (trials / "random_erasing-0.5.json").write_text(
         json.dumps({**trial, "difference_points": -0.5, "machine": {**machine, "cpu": "Other CPU"}})
     )
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert "-0.50 points. The recipe leaves it out. The recipe's run was made on an " in text
     assert "part of the difference may be the machine's" in text
     recipes = yaml.safe_load((project / "recipes.yaml").read_text())
     recipes["accurate"]["params"]["train.random_erasing"] = 0.5
     (project / "recipes.yaml").write_text(yaml.safe_dump(recipes))
-    assert "-0.50 points. The recipe includes it." in render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "-0.50 points. The recipe includes it." in render.accurate_recipe(render.load_reports(project))
     same_machine = {"experiment": "accurate-here", "best_val_accuracy": 0.9485, "best_epoch": 21}
     (trials / "random_erasing-0.5.json").write_text(
         json.dumps(
@@ -311,7 +319,7 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
     )
     recipes["accurate"]["params"].pop("train.random_erasing")
     (project / "recipes.yaml").write_text(yaml.safe_dump(recipes))
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert (
         "+0.06 points; the recipe alone on the same machine (`accurate-here`) reached 0.9485 at epoch 21, so the "
         "change is +0.26 points there. The recipe leaves it out." in text
@@ -322,7 +330,7 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
     (trials / "optimizer-momentum_learning_rate-0.1_weight_decay-0.005.json").write_text(
         json.dumps({**trial, "change": together, "difference_points": -0.13})
     )
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert (
         "`train.optimizer: momentum`, `train.learning_rate: 0.1` and `train.weight_decay: 0.005` tried together on top "
         'of the recipe, train only (`python -m benchmarks.trial accurate "train.optimizer=momentum '
@@ -352,29 +360,29 @@ def test_the_wider_filters_are_rendered_against_the_recipe_and_the_goals_minutes
         "wider_final_train_seconds_estimated": 720.0,
     }
     path.write_text(json.dumps(report))
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert "`vgg_fast` with 32/64/160/384 filters instead of 32/64/128/256 (900,000 parameters against 576,938)" in text
     assert "0.9492 at epoch 24 of 24, against the recipe's 0.9505 at epoch 22, -0.13 points" in text
     assert "takes 1.15× the recipe's" in text and "would take about 12 min, within the goal's 15 min" in text
     assert "one seed cannot tell apart, so the recipe keeps its filters until three seeds decide" in text
     path.write_text(json.dumps(report | {"difference_points": 0.3, "wider_final_train_seconds_estimated": 960.0}))
-    text = render_readme.accurate_recipe(render_readme.load_reports(project))
+    text = render.accurate_recipe(render.load_reports(project))
     assert "about 16 min, over the goal's 15 min" in text and "the recipe's next full run should try them" in text
     path.write_text(json.dumps(report | {"difference_points": -0.3}))
-    assert "-0.30 points. Its training step" in render_readme.accurate_recipe(render_readme.load_reports(project))
-    assert "The recipe keeps its filters." in render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "-0.30 points. Its training step" in render.accurate_recipe(render.load_reports(project))
+    assert "The recipe keeps its filters." in render.accurate_recipe(render.load_reports(project))
     path.unlink()
-    assert "Wider layers" not in render_readme.accurate_recipe(render_readme.load_reports(project))
+    assert "Wider layers" not in render.accurate_recipe(render.load_reports(project))
 
 
 def test_the_changes_tried_are_summed_up_against_the_validation_accuracy_the_cpu_goal_needs(project: Path):
-    reports = render_readme.load_reports(project)
+    reports = render.load_reports(project)
     reports["accurate_trials"] = [
         {"difference_points": -0.05, "run": {"best_val_accuracy": 0.95}},
         {"difference_points": -0.28, "run": {"best_val_accuracy": 0.9477}},
     ]
     reports["accurate_width"] = {"difference_points": 0.1, "wider_run": {"best_val_accuracy": 0.9515}}
-    text = "\n".join(render_readme.accurate_standing(reports, recipe_accuracy=0.9505, test=0.9435))
+    text = "\n".join(render.accurate_standing(reports, recipe_accuracy=0.9505, test=0.9435))
     assert (
         "The 3 changes tried above validated from -0.28 to +0.10 points against the recipe's 0.9505, 1 of them" in text
     )
@@ -383,10 +391,10 @@ def test_the_changes_tried_are_summed_up_against_the_validation_accuracy_the_cpu
     )
     assert "accuracy near 0.9570, 0.55 points above the best of them (0.9515)." in text
     reports["accurate_width"] = None
-    assert "The 2 changes tried above" in render_readme.accurate_standing(reports, 0.9505, 0.9435)[0]
-    assert "none of them higher" in render_readme.accurate_standing(reports, 0.9505, 0.9435)[0]
+    assert "The 2 changes tried above" in render.accurate_standing(reports, 0.9505, 0.9435)[0]
+    assert "none of them higher" in render.accurate_standing(reports, 0.9505, 0.9435)[0]
     reports["accurate_trials"] = []
-    assert render_readme.accurate_standing(reports, 0.9505, 0.9435) == []
+    assert render.accurate_standing(reports, 0.9505, 0.9435) == []
 
 
 def test_the_batch_norm_statistics_are_rendered_epoch_for_epoch(project: Path):
@@ -395,15 +403,28 @@ def test_the_batch_norm_statistics_are_rendered_epoch_for_epoch(project: Path):
     report["runs"][0]["epochs"][0] |= {"moving": 0.1234, "recomputed": 0.8765}
     report["runs"][1]["best"] = {"moving": 0.9, "recomputed": 0.95}
     path.write_text(json.dumps(report))
-    text = render_readme.batch_norm_statistics(render_readme.load_reports(project))
+    text = render.batch_norm_statistics(render.load_reports(project))
     assert "| 1 | 0.1234 | 0.8765 |" in text
     assert f"{report['runs'][1]['label']}, 0.9000 moving and 0.9500 recomputed (+5.00 points)" in text
     report["runs"][0]["best"] = {"moving": 0.94, "recomputed": 0.941}
     assert "less than the 0.2 that one seed can tell apart, so the `accurate` recipe keeps `moving`" in (
-        render_readme.batch_norm_verdict(report)
+        render.batch_norm_verdict(report)
     )
-    assert "validate +0.90 points against the recipe's own" in render_readme.batch_norm_verdict(report)
+    assert "validate +0.90 points against the recipe's own" in render.batch_norm_verdict(report)
     report["runs"][1]["best"] = {"moving": 0.9, "recomputed": 0.93}
-    assert "so no recipe adds the average on this evidence" in render_readme.batch_norm_verdict(report)
+    assert "so no recipe adds the average on this evidence" in render.batch_norm_verdict(report)
     path.unlink()
-    assert render_readme.batch_norm_statistics(render_readme.load_reports(project)).startswith("No committed run")
+    assert render.batch_norm_statistics(render.load_reports(project)).startswith("No committed run")
+
+
+def test_links_are_adapted_to_the_document_that_holds_them():
+    anchors = {"results": ["README.md", "docs/index.md"], "a-gpu": ["docs/scaling.md"]}
+    text = "[r](reports/x.json), ![f](docs/f.png), [t](#results), [g](#a-gpu), [w](https://dvc.org)"
+    assert render.adapt_links(text, "README.md", anchors) == (
+        "[r](reports/x.json), ![f](docs/f.png), [t](#results), [g](docs/scaling.md#a-gpu), [w](https://dvc.org)"
+    )
+    assert render.adapt_links(text, "docs/accuracy.md", anchors) == (
+        "[r](/reports/x.json), ![f](f.png), [t](index.md#results), [g](scaling.md#a-gpu), [w](https://dvc.org)"
+    )
+    with pytest.raises(ValueError, match="docs/accuracy.md: no heading has the anchor '#nowhere'"):
+        render.adapt_links("[n](#nowhere)", "docs/accuracy.md", anchors)

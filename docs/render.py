@@ -1,12 +1,13 @@
-"""Render the README's figures from the committed reports, so that prose and files cannot drift apart.
+"""Render the README's and the docs pages' figures from the committed reports, so that prose and files cannot drift.
 
-    python docs/render_readme.py            # rewrite README.md
-    python docs/render_readme.py --check    # exit 1 and print the difference if README.md is out of date
+    python docs/render.py            # rewrite README.md and docs/*.md where a figure changed
+    python docs/render.py --check    # exit 1 and print the difference if one is out of date
 
-README.md marks each rendered part `<!-- rendered: NAME -->` ... `<!-- end -->`; the function PARTS[NAME]
-writes what goes between, from the files under reports/, dvc.lock and params.yaml. Everything else in the
-README is left as written. reports/test_suite.json is optional (the suite's measured time, either figure may
-be left out): {"date": "YYYY-MM-DD", "cores": 2, "make_test_seconds": 1234.5, "make_test_fast_seconds": 123.4}.
+A document marks each rendered part `<!-- rendered: NAME -->` ... `<!-- end -->`; the function PARTS[NAME]
+writes what goes between, from the files under reports/, dvc.lock and params.yaml, with its links written from
+the repository's root and adapted to the document (adapt_links). Everything else is left as written.
+reports/test_suite.json is optional (the suite's measured time, either figure may be left out):
+{"date": "YYYY-MM-DD", "cores": 2, "make_test_seconds": 1234.5, "make_test_fast_seconds": 123.4}.
 """
 
 import argparse
@@ -14,17 +15,23 @@ import csv
 import difflib
 import json
 import math
+import posixpath
 import re
 import statistics
 import sys
 from collections import Counter
 from itertools import pairwise
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
+from markdown.extensions.toc import slugify
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"(<!-- rendered: ([a-z0-9-]+) -->\n)(.*?)(<!-- end -->)", re.DOTALL)
+HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
+FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+# A Markdown link's or image's target: `](target)`.
+LINK = re.compile(r"(\]\()([^)\s]+)\)")
 
 # The goals the README measures the project against.
 INT8_SIZE_GOAL = 3.5  # times smaller than models/final.keras, at least
@@ -639,7 +646,7 @@ def accurate_recipe(reports: dict) -> str:
     )
     lines = [
         f"The recipe's full run, in a fresh clone on {machine['cores']} cores of an {machine['cpu']} with native "
-        f"bfloat16 ([`reports/recipes/accurate/`](reports/recipes/accurate/)): train ran {train['epochs']} epochs in "
+        f"bfloat16 (`reports/recipes/accurate/`): train ran {train['epochs']} epochs in "
         f"{duration(run['train/timing.json']['train_seconds'])} and kept epoch {train['best_epoch']} (validation "
         f"accuracy {train['val_accuracy']:.4f}); `final-train` repeated its {validated_steps:,} steps on "
         f"all the training images in **{duration(final_seconds)}**, "
@@ -765,7 +772,7 @@ def accurate_float32(reports: dict) -> str:
     return (
         "The recipe in float32: `dvc exp run -n accurate-float32 $(fashion-mnist recipe accurate) "
         "-S train.precision=float32`, then `dvc repro final/dvc.yaml`, its reports copied to "
-        "[`reports/recipes/accurate/float32/`](reports/recipes/accurate/float32/) with a description of the machine "
+        "`reports/recipes/accurate/float32/` with a description of the machine "
         "(`python -m benchmarks.machine --output reports/recipes/accurate/float32/machine.json`). On "
         f"{machine['cores']} cores of an {machine['cpu']}, {machine['date']}: train ran {train['epochs']} epochs in "
         f"{duration(run['train/timing.json']['train_seconds'])} (an epoch took {min(epochs):.0f} to "
@@ -1180,43 +1187,97 @@ PARTS = {
 }
 
 
-def render(readme: str, reports: dict) -> str:
-    """`readme` with every rendered part rewritten from `reports`."""
-    names = [match.group(2) for match in MARKER.finditer(readme)]
-    unknown = sorted(set(names) - set(PARTS))
-    if unknown:
-        raise ValueError(f"README.md: no renderer for the part {unknown[0]!r}; expected one of {', '.join(PARTS)}")
-    missing = [name for name in PARTS if name not in names]
-    if missing:
-        raise ValueError(f"README.md: the part {missing[0]!r} is not marked (<!-- rendered: {missing[0]} -->)")
-    if readme.count("<!-- rendered: ") != len(names):
-        raise ValueError("README.md: a `<!-- rendered: NAME -->` marker has no `<!-- end -->` after it")
+def documents_of(root: Path) -> list[str]:
+    """The Markdown files that hold rendered parts or link to them: the README and the docs pages."""
+    return ["README.md", *(path.relative_to(root).as_posix() for path in sorted((root / "docs").glob("*.md")))]
 
-    def rendered(match: re.Match) -> str:
-        text = PARTS[match.group(2)](reports)
+
+def anchors_of(texts: dict[str, str]) -> dict[str, list[str]]:
+    """Each heading's anchor, as MkDocs and GitHub make it, and the documents that have it."""
+    anchors: dict[str, list[str]] = {}
+    for document, text in texts.items():
+        for heading in HEADING.findall(FENCED.sub("", text)):
+            anchors.setdefault(slugify(heading.replace("`", ""), "-"), []).append(document)
+    return anchors
+
+
+def adapt_links(text: str, document: str, anchors: dict[str, list[str]]) -> str:
+    """`text`'s links, written from the repository's root, as `document` needs them.
+
+    A file's path becomes one from the root (`/reports/...`), which GitHub resolves from the repository's root and
+    MkDocs from the site's (docs/hooks.py adds the file); a docs file's path loses its `docs/`. An anchor moves to
+    the document that has that heading: this one if it does, else a docs page.
+    """
+    folder = PurePosixPath(document).parent
+
+    def adapted(match: re.Match) -> str:
+        target = match.group(2)
+        if re.match(r"[a-z]+:", target):
+            return match.group(0)
+        if target.startswith("#"):
+            having = anchors.get(target[1:])
+            if not having:
+                raise ValueError(f"{document}: no heading has the anchor {target!r}")
+            if document in having:
+                return match.group(0)
+            place = next((page for page in having if page.startswith("docs/")), having[0])
+            target = posixpath.relpath(place, folder) + target
+        elif folder.name == "docs":
+            target = target.removeprefix("docs/") if target.startswith("docs/") else "/" + target
+        return match.group(1) + target + ")"
+
+    return LINK.sub(adapted, text)
+
+
+def render(texts: dict[str, str], reports: dict) -> dict[str, str]:
+    """Each document of `texts` (path: Markdown) with every rendered part rewritten from `reports`."""
+    names = {document: [match.group(2) for match in MARKER.finditer(text)] for document, text in texts.items()}
+    for document, text in texts.items():
+        unknown = sorted(set(names[document]) - set(PARTS))
+        if unknown:
+            raise ValueError(f"{document}: no renderer for the part {unknown[0]!r}; expected one of {', '.join(PARTS)}")
+        if text.count("<!-- rendered: ") != len(names[document]):
+            raise ValueError(f"{document}: a `<!-- rendered: NAME -->` marker has no `<!-- end -->` after it")
+    marked = {name for found in names.values() for name in found}
+    missing = [name for name in PARTS if name not in marked]
+    if missing:
+        raise ValueError(f"no document marks the part {missing[0]!r} (<!-- rendered: {missing[0]} -->)")
+    anchors = anchors_of(texts)
+
+    def rendered(document: str, match: re.Match) -> str:
+        text = adapt_links(PARTS[match.group(2)](reports), document, anchors)
         return match.group(1) + (text + "\n" if text else "") + match.group(4)
 
-    return MARKER.sub(rendered, readme)
+    return {
+        document: MARKER.sub(lambda match, document=document: rendered(document, match), text)
+        for document, text in texts.items()
+    }
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
-    """Rewrite README.md, or with --check say whether it is up to date."""
+    """Rewrite the README and the docs pages, or with --check say whether they are up to date."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README.md is out of date")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a document is out of date")
     arguments = parser.parse_args(argv)
-    readme_path = root / "README.md"
-    readme = readme_path.read_text()
-    expected = render(readme, load_reports(root))
+    texts = {document: (root / document).read_text() for document in documents_of(root)}
+    expected = render(texts, load_reports(root))
+    stale = [document for document in texts if expected[document] != texts[document]]
     if not arguments.check:
-        readme_path.write_text(expected)
+        for document in stale:
+            (root / document).write_text(expected[document])
         return 0
-    if expected == readme:
-        return 0
-    sys.stdout.writelines(
-        difflib.unified_diff(readme.splitlines(True), expected.splitlines(True), "README.md", "README.md (rendered)")
-    )
-    print("README.md is out of date: run `python docs/render_readme.py`")
-    return 1
+    for document in stale:
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                texts[document].splitlines(True),
+                expected[document].splitlines(True),
+                document,
+                f"{document} (rendered)",
+            )
+        )
+    if stale:
+        print(f"{', '.join(stale)}: out of date; run `python docs/render.py`")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
