@@ -1,6 +1,6 @@
 """A recipe's whole run on a GPU, in one process: validation chooses, final training is timed, the test set scores once.
 
-    KERAS_BACKEND=jax python -m benchmarks.gpu gpu --try train.random_erasing=0.25   # on the GPU machine
+    KERAS_BACKEND=jax python -m benchmarks.gpu gpu --try train.label_smoothing=0.2   # on the GPU machine
     KERAS_BACKEND=jax python -m benchmarks.gpu gpu --try "train.ema_momentum=0.999 train.epochs=26"   # one candidate
     KERAS_BACKEND=jax python -m benchmarks.gpu gpu --quick                            # tiny data, to check that it runs
     python -m benchmarks.gpu gpu --draw                                                # redraw the figure only

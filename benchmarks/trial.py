@@ -1,8 +1,8 @@
 """One change tried on top of a recipe: the train stage only, validation decides, the test set unread.
 
-    python -m benchmarks.trial accurate train.random_erasing=0.5             # run it, then write the report
-    python -m benchmarks.trial accurate train.random_erasing=0.5 --collect   # the report of the finished experiment
-    python -m benchmarks.trial accurate train.random_erasing=0.5 --collect --baseline accurate-here
+    python -m benchmarks.trial accurate train.ema_momentum=0.99             # run it, then write the report
+    python -m benchmarks.trial accurate train.ema_momentum=0.99 --collect   # the report of the finished experiment
+    python -m benchmarks.trial accurate train.ema_momentum=0.99 --collect --baseline accurate-here
     python -m benchmarks.trial accurate "train.optimizer=momentum train.learning_rate=0.1"   # settings that go together
 
 A change is one setting, or several that only make sense together, as an optimizer and its learning rate. The
@@ -38,7 +38,7 @@ def parse_change(text: str) -> dict[str, Any]:
     """`section.key=value` as a param and its YAML value, checked against params.yaml's rules."""
     key, equals, value = text.partition("=")
     if not equals:
-        raise ParamsError(f"change {text!r}: expected section.key=value, for example train.random_erasing=0.5")
+        raise ParamsError(f"change {text!r}: expected section.key=value, for example train.ema_momentum=0.99")
     parsed = yaml.safe_load(value)
     check_setting(key, parsed, f"change {text!r}")
     return {key: parsed}

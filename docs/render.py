@@ -119,8 +119,6 @@ def load_reports(root: Path) -> dict:
         ],
         # The recipe with wider filters, and its step timed beside the recipe's (benchmarks/width.py).
         "accurate_width": read_json(root / "reports/recipes/accurate/width.json"),
-        # Each epoch scored with moving and with recomputed batch-norm statistics (benchmarks/batch_norm.py).
-        "batch_norm": read_json(root / "reports/recipes/accurate/batch_norm.json"),
         "gpu": read_json(root / "reports/benchmark_gpu.json"),
         # The gpu recipe's run on a GPU (benchmarks/gpu.py), and an earlier one that validated in batches of 32.
         "gpu_recipe": read_json(root / "reports/recipes/gpu/gpu.json"),
@@ -692,61 +690,6 @@ def accurate_recipe(reports: dict) -> str:
     return "\n".join(lines)
 
 
-def batch_norm_statistics(reports: dict) -> str:
-    """Each epoch's validation accuracy with moving and with recomputed statistics, from the benchmark's report."""
-    report = reports["batch_norm"]
-    if not report:
-        return "No committed run of `python -m benchmarks.batch_norm` yet."
-    machine, runs = report["machine"], report["runs"]
-    epochs = [epoch["epoch"] for epoch in runs[0]["epochs"]]
-    header = " | ".join(f"{run['label']}: {name}" for run in runs for name in ("moving", "recomputed"))
-    rows = [
-        f"| {epoch} | "
-        + " | ".join(f"{run['epochs'][index][name]:.4f}" for run in runs for name in ("moving", "recomputed"))
-        + " |"
-        for index, epoch in enumerate(epochs)
-    ]
-    best = [
-        f"{run['label']}, {run['best']['moving']:.4f} moving and {run['best']['recomputed']:.4f} recomputed "
-        f"({(run['best']['recomputed'] - run['best']['moving']) * 100:+.2f} points)"
-        for run in runs
-    ]
-    recipe, file = report["recipe"], f"reports/recipes/{report['recipe']}/batch_norm.json"
-    return "\n".join(
-        [
-            f"One run of `python -m benchmarks.batch_norm {recipe}` on {machine['cores']} cores of an "
-            f"{machine['cpu']}, {report['date']} ([`batch_norm.json`]({file})): the `{recipe}` recipe over "
-            f"{report['train_epochs']} epochs, each epoch's validation accuracy with the statistics the model held, "
-            f"then with statistics recomputed from {runs[0]['statistics_images']:,} training images:",
-            "",
-            f"| epoch | {header} |",
-            "|---|" + "---|" * (2 * len(runs)),
-            *rows,
-            "",
-            f"Best validation accuracy: {'; '.join(best)}. {batch_norm_verdict(report)}",
-        ]
-    )
-
-
-def batch_norm_verdict(report: dict) -> str:
-    """What the recipe does with recomputed statistics and with the moving average, by SEED_RESOLUTION_POINTS."""
-    recipe, averaged = (run["best"] for run in report["runs"][:2])
-    own = (recipe["recomputed"] - recipe["moving"]) * 100
-    if abs(own) < SEED_RESOLUTION_POINTS:
-        verdict = (
-            f"For the recipe itself the two differ by {abs(own):.2f} points, less than the {SEED_RESOLUTION_POINTS} "
-            f"that one seed can tell apart, so the `{report['recipe']}` recipe keeps `moving`."
-        )
-    else:
-        verdict = f"For the recipe itself recomputing moves the best epoch by {own:+.2f} points."
-    averaged_against = (averaged["recomputed"] - recipe["recomputed"]) * 100
-    return (
-        f"{verdict} With the moving average, the weights validate {averaged_against:+.2f} points against the "
-        "recipe's own, both with recomputed statistics"
-        + (", so no recipe adds the average on this evidence." if averaged_against < SEED_RESOLUTION_POINTS else ".")
-    )
-
-
 def committed_float32_run(reports: dict) -> dict | None:
     """The accurate recipe's float32 run, if every report the README cites from it is committed."""
     run = reports["accurate_float32"]
@@ -1172,7 +1115,6 @@ PARTS = {
     "fast-recipe": fast_recipe,
     "flip": flip_averaging,
     "accurate-recipe": accurate_recipe,
-    "batch-norm": batch_norm_statistics,
     "optimizers": optimizers,
     "batch-sizes": batch_sizes,
     "bfloat16": bfloat16,

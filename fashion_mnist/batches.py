@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from fashion_mnist.augmentation import erase_randomly, shift_and_flip
+from fashion_mnist.augmentation import shift_and_flip
 
 
 def epoch_batches(
@@ -16,13 +16,12 @@ def epoch_batches(
     seed: int,
     epoch: int,
     augment: bool,
-    random_erasing: float = 0.0,
     part: tuple[int, int] = (0, 1),
     devices: int = 1,
     first_batch: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch's batches from `first_batch` on, shuffled by (seed, epoch) and augmented by (seed, epoch, batch):
-    shifted and flipped if `augment`, then erased with probability `random_erasing`.
+    """One epoch's batches from `first_batch` on, shuffled by (seed, epoch), and shifted and flipped if `augment`,
+    drawn from (seed, epoch, batch).
 
     Keras's own shuffling draws from a generator that restarts with the process, so a resumed
     run would see other batches than one that never stopped. Here epoch k is always the same,
@@ -38,8 +37,6 @@ def epoch_batches(
         batch = order[start : start + batch_size]
         random = np.random.default_rng([seed, epoch, number])
         batch_images = shift_and_flip(images[batch], random) if augment else images[batch]
-        if random_erasing:
-            batch_images = erase_randomly(batch_images, random, random_erasing)
         size = len(batch) // devices * devices // count
         if size:
             yield batch_images[index * size : (index + 1) * size], labels[batch][index * size : (index + 1) * size]
@@ -60,7 +57,6 @@ def batch_stream(
     first_step: int,
     steps: int,
     augment: bool,
-    random_erasing: float = 0.0,
     part: tuple[int, int] = (0, 1),
     devices: int = 1,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -80,7 +76,6 @@ def batch_stream(
             seed=seed,
             epoch=epoch,
             augment=augment,
-            random_erasing=random_erasing,
             part=part,
             devices=devices,
             first_batch=first_batch,

@@ -20,7 +20,6 @@ PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 BACKENDS = ("tensorflow", "jax")
 DISTRIBUTIONS = ("none", "data_parallel")
 AUGMENT_ON = ("host", "device")
-BATCH_NORM_STATISTICS = ("moving", "recomputed")
 MONITORS = ("val_loss", "val_accuracy")
 CPU_ISAS = ("avx2", "native")
 
@@ -85,10 +84,6 @@ def half_open_interval(low: float, high: float) -> Rule:
     )
 
 
-def closed_interval(low: float, high: float) -> Rule:
-    """A number from `low` to `high`, both included."""
-    return Rule(lambda value: _is_number(value) and low <= value <= high, f"a number from {low} to {high}")
-
 
 def positive_number() -> Rule:
     """A finite number above zero."""
@@ -121,9 +116,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "label_smoothing": half_open_interval(0, 1),
         "ema_momentum": optional(open_interval(0, 1)),
         "augment": boolean(),
-        "random_erasing": closed_interval(0, 1),
         "augment_on": one_of(*AUGMENT_ON),
-        "batch_norm_statistics": one_of(*BATCH_NORM_STATISTICS),
         "precision": one_of(*PRECISIONS),
         "backend": one_of(*BACKENDS),
         "validation_split": open_interval(0, 1),

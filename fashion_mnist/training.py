@@ -12,11 +12,9 @@ import pandas as pd
 from fashion_mnist.augmentation import AugmentInStep
 from fashion_mnist.batches import batch_stream, steps_per_epoch
 from fashion_mnist.checkpoint import BEST_WEIGHTS_FILE, EpochCheckpoint, restore
-from fashion_mnist.errors import ParamsError
 from fashion_mnist.history import best_epoch_index, patience_ran_out
 from fashion_mnist.identity import architecture, run_identity
-from fashion_mnist.model import classifier_of
-from fashion_mnist.params import AUGMENT_ON, BATCH_NORM_STATISTICS
+from fashion_mnist.params import AUGMENT_ON
 from fashion_mnist.schedule import learning_rate_schedule
 
 
@@ -40,65 +38,6 @@ class SwapAverageWeights(keras.callbacks.SwapEMAWeights):
     def __init__(self, resumed: bool):
         super().__init__(swap_on_epoch=True)
         self._ema_weights_in_model = resumed
-
-
-# With train.batch_norm_statistics: recomputed, the clean training images that set the statistics, and how many go
-# through the model at a time.
-STATISTICS_IMAGES = 8192
-STATISTICS_BATCH_SIZE = 1024
-
-
-def batch_norm_layers(layer: keras.layers.Layer) -> list[keras.layers.BatchNormalization]:
-    """Every batch-normalization layer in `layer`, nested models' included, in order."""
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return [layer]
-    return [found for inner in getattr(layer, "layers", []) for found in batch_norm_layers(inner)]
-
-
-def recompute_batch_norm_statistics(model: keras.Model, images: np.ndarray) -> None:
-    """Set each batch-norm layer's moving mean and variance to the mean of its statistics over the batches of
-    `images`, computed with the weights as they are now.
-
-    The moving averages that training keeps trail the weights: with momentum 0.99 they still hold part of the
-    statistics of weights a hundred steps old, and none of those of the weights' moving average (EMA), which
-    Keras swaps in for validation and keeps at the end. In training mode each layer normalizes with its batch's
-    statistics, as training did, and a momentum of k/(k+1) at batch k makes the update a running mean over batches.
-    """
-    classifier = classifier_of(model)  # Flip averaging would run each batch twice.
-    layers = batch_norm_layers(classifier)
-    momentums = [layer.momentum for layer in layers]
-    try:
-        for batch, start in enumerate(range(0, len(images), STATISTICS_BATCH_SIZE)):
-            for layer in layers:
-                layer.momentum = batch / (batch + 1)
-            classifier(images[start : start + STATISTICS_BATCH_SIZE], training=True)
-    finally:
-        for layer, momentum in zip(layers, momentums, strict=True):
-            layer.momentum = momentum
-
-
-class RecomputeBatchNormStatistics(keras.callbacks.Callback):
-    """Recompute `model`'s batch-norm statistics on `images` before each validation, and at the end of an epoch
-    that had none (final-train's), so that what is scored and what is saved carry statistics of their own weights.
-
-    It comes after SwapAverageWeights, which puts the averaged weights in for both. Training itself never reads the
-    moving statistics, so the steps are the same with or without it."""
-
-    def __init__(self, model: keras.Model, images: np.ndarray):
-        super().__init__()
-        self.target, self.images = model, images
-        self.recomputed = False
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.recomputed = False
-
-    def on_test_begin(self, logs: dict | None = None) -> None:
-        recompute_batch_norm_statistics(self.target, self.images)
-        self.recomputed = True
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.recomputed:
-            recompute_batch_norm_statistics(self.target, self.images)
 
 
 # train.optimizer's choices: plain gradient descent, with momentum, and Adam.
@@ -163,15 +102,8 @@ def training_arguments(train: dict[str, Any]) -> dict[str, Any]:
         "label_smoothing": train["label_smoothing"],
         "ema_momentum": train["ema_momentum"],
         "augment": train["augment"],
-        "random_erasing": train["random_erasing"],
         "augment_on": train["augment_on"],
-        "batch_norm_statistics": train["batch_norm_statistics"],
     }
-
-
-def statistics_images(images: np.ndarray, seed: int) -> np.ndarray:
-    """The seeded sample of training images that recomputes the batch-norm statistics."""
-    return images[np.random.default_rng(seed).permutation(len(images))[:STATISTICS_IMAGES]]
 
 
 def train_model(
@@ -189,9 +121,7 @@ def train_model(
     label_smoothing: float = 0.0,
     ema_momentum: float | None = None,
     augment: bool = False,
-    random_erasing: float = 0.0,
     augment_on: str = "host",
-    batch_norm_statistics: str = "moving",
     monitor: str = "val_loss",
     early_stopping_patience: int | None = None,
     seed: int,
@@ -211,11 +141,8 @@ def train_model(
     schedule that validation chose, step for step, on more images. With `ema_momentum`, validation scores
     the weights' moving average, and the model ends with it.
 
-    `augment` and `random_erasing` augment on the host, in NumPy, as batches are drawn, or, with `augment_on`
-    "device", inside each training step (AugmentInStep), where the model runs.
-
-    `batch_norm_statistics` "recomputed" sets the batch-norm statistics from a seeded sample of `images`, unaugmented,
-    before each validation and at the end (RecomputeBatchNormStatistics); "moving" keeps Keras's moving averages.
+    `augment` shifts and flips on the host, in NumPy, as batches are drawn, or, with `augment_on` "device", inside
+    each training step (AugmentInStep), where the model runs.
 
     With validation data, `model` ends with the weights of its best epoch by `monitor` (lowest val_loss, or highest
     val_accuracy), and training stops once `early_stopping_patience` epochs brought no better one (None: never).
@@ -235,22 +162,12 @@ def train_model(
     """
     if augment_on not in AUGMENT_ON:
         raise ValueError(f"unknown augment_on {augment_on!r}; expected one of {', '.join(AUGMENT_ON)}")
-    if batch_norm_statistics not in BATCH_NORM_STATISTICS:
-        expected = ", ".join(BATCH_NORM_STATISTICS)
-        raise ValueError(f"unknown batch_norm_statistics {batch_norm_statistics!r}; expected one of {expected}")
-    recompute = batch_norm_statistics == "recomputed" and bool(batch_norm_layers(model))
-    if recompute and (part[1] > 1 or devices > 1):
-        # An eager pass over variables spread across devices or processes is untested here: refused, not guessed.
-        raise ParamsError(
-            "train.batch_norm_statistics: recomputed runs on one device; set it to moving with "
-            "train.distribution: data_parallel"
-        )
     steps = epoch_steps or steps_per_epoch(len(labels), batch_size=batch_size, devices=devices)
     schedule_epochs = schedule_epochs or epochs
-    in_step = augment_on == "device" and (augment or random_erasing > 0)
+    in_step = augment_on == "device" and augment
     # What fit trains: `model` itself, or a wrapper that augments inside the step and shares its weights.
     trained = (
-        AugmentInStep(model, shift_and_flip=augment, random_erasing=random_erasing, seed=seed) if in_step else model
+        AugmentInStep(model, seed=seed) if in_step else model
     )
     trained.compile(
         optimizer=build_optimizer(
@@ -284,9 +201,7 @@ def train_model(
         label_smoothing=label_smoothing,
         ema_momentum=ema_momentum,
         augment=augment,
-        random_erasing=random_erasing,
         augment_on=augment_on,
-        batch_norm_statistics=batch_norm_statistics,
         monitor=monitor,
         early_stopping_patience=early_stopping_patience,
         seed=seed,
@@ -312,7 +227,6 @@ def train_model(
                 first_step=first_epoch * steps,
                 steps=epochs * steps,
                 augment=augment and not in_step,
-                random_erasing=0.0 if in_step else random_erasing,
                 part=part,
                 devices=devices,
             ),
@@ -326,7 +240,6 @@ def train_model(
                 ReseedRandomLayers(seed),
                 # Before the checkpoint, which then saves the averages in the model, the raw weights in the optimizer.
                 *([SwapAverageWeights(resumed=first_epoch > 0)] if ema_momentum is not None else []),
-                *([RecomputeBatchNormStatistics(model, statistics_images(images, seed))] if recompute else []),
                 checkpoint,
             ],
             # One line per epoch when the output is a log, a live progress bar in a terminal.

@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks import batch_norm, width
+from benchmarks import width
 from benchmarks.outputs import QUICK_FOLDER, output_path
 from benchmarks.pipeline import pipeline_stages
 from benchmarks.throughput import EpochTimes, throughput_row
-from fashion_mnist.errors import ParamsError
-from fashion_mnist.params import load_params
-from fashion_mnist.recipes import apply_recipe, load_recipes
+from fashion_mnist.recipes import load_recipes
 from tests.conftest import REPOSITORY, copy_project, environment
 
 # What the quick mode runs: epochs per loop, and at most these for vgg_bn.
@@ -207,38 +205,6 @@ def test_the_recipe_and_optimizer_benchmarks_run_in_quick_mode_and_redraw_from_t
 
 
 @pytest.mark.slow
-def test_the_batch_norm_benchmark_scores_each_epoch_with_both_statistics_and_redraws(tmp_path: Path):
-    folder, variables = user_folder(tmp_path)
-    command = [sys.executable, "-m", "benchmarks.batch_norm"]
-    refused = subprocess.run([*command, "fast", "--quick"], cwd=folder, env=variables, capture_output=True, text=True)
-    assert refused.returncode != 0
-    assert "model.name blog_cnn has no batch normalization to compare" in refused.stderr
-    subprocess.run([*command, "accurate", "--quick"], cwd=folder, env=variables, check=True, capture_output=True)
-    report = json.loads((folder / "reports/quick/batch_norm.json").read_text())
-    assert report["quick"] is True and report["train_epochs"] == 2
-    assert [run["ema_momentum"] for run in report["runs"]] == [None, 0.998]
-    for run in report["runs"]:
-        assert [epoch["epoch"] for epoch in run["epochs"]] == [1, 2]
-        assert all(0 <= epoch[name] <= 1 for epoch in run["epochs"] for name in ("moving", "recomputed"))
-        assert run["best"] == {name: max(epoch[name] for epoch in run["epochs"]) for name in ("moving", "recomputed")}
-    figure = folder / "reports/quick/batch_norm.png"
-    figure.unlink()
-    subprocess.run([*command, "accurate", "--quick", "--draw"], cwd=folder, env=variables, check=True)
-    assert figure.exists(), "--draw redraws the figure from the report alone"
-
-
-def test_the_batch_norm_benchmark_refuses_what_it_cannot_compare(monkeypatch):
-    monkeypatch.chdir(REPOSITORY)
-    with pytest.raises(SystemExit, match="benchmarks.batch_norm: --epochs must be at least 1, got 0"):
-        batch_norm.main(["accurate", "--epochs", "0"])
-    with pytest.raises(SystemExit, match="benchmarks.batch_norm: no recipe 'fastest' in recipes.yaml"):
-        batch_norm.main(["fastest"])
-    # A recipe that recomputes the statistics itself would leave nothing moving to compare.
-    params = apply_recipe(load_params(["base", "model", "train"]), {"train.batch_norm_statistics": "recomputed"})
-    with pytest.raises(ParamsError, match="train.batch_norm_statistics must be moving here"):
-        batch_norm.scored_both_ways(None, None, params, "recomputing")
-
-
 def test_the_precision_benchmark_times_the_recipes_model_and_vgg_bn_in_both_precisions(tmp_path: Path):
     folder, variables = user_folder(tmp_path)
     command = [sys.executable, "-m", "benchmarks.precision", "accurate", "--quick"]

@@ -62,7 +62,7 @@ def test_the_site_builds_with_every_page_and_the_files_the_pages_link_to(site: P
     pages = {path.stem for path in (REPOSITORY / "docs").glob("*.md")} - {"index"}
     assert all((site / page / "index.html").is_file() for page in pages)
     # Linked from the root, added by docs/hooks.py: a report, a figure and a module.
-    for path in ("reports/photos.json", "reports/photos/steps.png", "fashion_mnist/training.py"):
+    for path in ("reports/photos.json", "reports/photos/steps.png", "fashion_mnist/augmentation.py"):
         assert (site / path).read_bytes() == (REPOSITORY / path).read_bytes()
     assert "Shirt" in (site / "photos" / "index.html").read_text()
 

@@ -59,12 +59,12 @@ def scripted(monkeypatch, tmp_path: Path):
     accuracies = {}
 
     def validate(images, labels, params, seed):
-        label = "random_erasing" if params["train"]["random_erasing"] else "recipe"
+        label = "label_smoothing" if params["train"]["label_smoothing"] == 0.2 else "recipe"
         calls.append(("validate", label, seed))
         return validated(seed, accuracies[label, seed], [5.0, 6.0, 7.0])
 
     def final_train_and_score(images, labels, test_images, test_labels, params, run):
-        calls.append(("final", params["train"]["random_erasing"], run["seed"]))
+        calls.append(("final", params["train"]["label_smoothing"], run["seed"]))
         return {
             "epochs": 3,
             "steps": 288,
@@ -87,27 +87,27 @@ def scripted(monkeypatch, tmp_path: Path):
 
 
 def run(output: Path, seeds: list[int], budget: float = 1000) -> dict:
-    return gpu.run("gpu", [{"train.random_erasing": 0.25}], seeds, budget, quick=False, output=output)
+    return gpu.run("gpu", [{"train.label_smoothing": 0.2}], seeds, budget, quick=False, output=output)
 
 
 def test_a_close_call_is_decided_over_more_seeds_and_the_test_set_is_read_last(scripted):
     calls, accuracies, output = scripted
-    accuracies.update({("recipe", 42): 0.9530, ("random_erasing", 42): 0.9540})
+    accuracies.update({("recipe", 42): 0.9530, ("label_smoothing", 42): 0.9540})
     accuracies.update({("recipe", 43): 0.9560, ("recipe", 44): 0.9550})
-    accuracies.update({("random_erasing", 43): 0.9500, ("random_erasing", 44): 0.9510})
+    accuracies.update({("label_smoothing", 43): 0.9500, ("label_smoothing", 44): 0.9510})
     report = run(output, seeds=[43, 44])
     assert calls[0] == ("read", "train.npz")
     assert [call for call in calls if call[0] == "validate"] == [
         ("validate", "recipe", 42),
-        ("validate", "random_erasing", 42),
-        ("validate", "random_erasing", 43),
-        ("validate", "random_erasing", 44),
+        ("validate", "label_smoothing", 42),
+        ("validate", "label_smoothing", 43),
+        ("validate", "label_smoothing", 44),
         ("validate", "recipe", 43),
         ("validate", "recipe", 44),
     ]
-    # Seed 42 alone favoured erasing; the means favour the recipe, which final training then repeats with seed 42.
+    # Seed 42 alone favoured the smoothing; the means favour the recipe, which final training then repeats with seed 42.
     assert report["chosen"] == "the recipe"
-    assert calls[-2:] == [("read", "test.npz"), ("final", 0, 42)]
+    assert calls[-2:] == [("read", "test.npz"), ("final", 0.1, 42)]
     assert report["final"]["test_accuracy"] == 0.951 and report["validation_minus_test_points"] == 0.2
     assert report["goal_met"] is True
     assert output.exists()
@@ -115,15 +115,15 @@ def test_a_close_call_is_decided_over_more_seeds_and_the_test_set_is_read_last(s
 
 def test_a_clear_call_needs_no_more_seeds(scripted):
     calls, accuracies, output = scripted
-    accuracies.update({("recipe", 42): 0.9500, ("random_erasing", 42): 0.9540})
+    accuracies.update({("recipe", 42): 0.9500, ("label_smoothing", 42): 0.9540})
     report = run(output, seeds=[43, 44])
     assert len([call for call in calls if call[0] == "validate"]) == 2
-    assert report["chosen"] == "train.random_erasing=0.25" and "seeds_skipped" not in report
+    assert report["chosen"] == "train.label_smoothing=0.2" and "seeds_skipped" not in report
 
 
 def test_extra_seeds_that_would_overrun_the_budget_are_skipped_and_said(scripted):
     calls, accuracies, output = scripted
-    accuracies.update({("recipe", 42): 0.9530, ("random_erasing", 42): 0.9540})
+    accuracies.update({("recipe", 42): 0.9530, ("label_smoothing", 42): 0.9540})
     report = run(output, seeds=[43, 44], budget=10)
     assert len([call for call in calls if call[0] == "validate"]) == 2
     assert report["seeds_skipped"] == "the extra seeds would have taken about 28 s, past the budget"
@@ -136,8 +136,8 @@ def test_extra_seeds_that_would_overrun_the_budget_are_skipped_and_said(scripted
         (["gpu", "--try", "train.epochs"], "benchmarks.gpu: change 'train.epochs': expected section.key=value"),
         (["gpu", "--try", "train.epochs=0"], "benchmarks.gpu: change 'train.epochs=0' sets train.epochs to 0"),
         (
-            ["gpu", "--try", "train.ema_momentum=0.999 train.batch_norm_statistics=exact"],
-            "benchmarks.gpu: change 'train.batch_norm_statistics=exact' sets train.batch_norm_statistics to 'exact'",
+            ["gpu", "--try", "train.ema_momentum=0.999 train.augment_on=gpu"],
+            "benchmarks.gpu: change 'train.augment_on=gpu' sets train.augment_on to 'gpu'",
         ),
         (
             ["gpu", "--try", "train.epochs=26 train.epochs=28"],
@@ -163,7 +163,7 @@ def test_missing_prepared_data_stops_with_the_files_name(monkeypatch, tmp_path: 
 def test_the_close_call_that_gets_seeds_is_among_the_candidates_that_fit(scripted, monkeypatch):
     calls, accuracies, output = scripted
     # Erasing validates best but should take too long; the recipe alone fits, so no close call needs seeds.
-    accuracies.update({("recipe", 42): 0.9530, ("random_erasing", 42): 0.9540})
+    accuracies.update({("recipe", 42): 0.9530, ("label_smoothing", 42): 0.9540})
     monkeypatch.setattr(gpu, "predicted_final_seconds", lambda run: 40.0 if run["val_accuracy"] == 0.9540 else 20.0)
     report = run(output, seeds=[43, 44])
     assert len([call for call in calls if call[0] == "validate"]) == 2

@@ -347,7 +347,7 @@ def test_final_train_depends_on_exactly_the_train_keys_it_reads():
         node for node in ast.walk(training) if isinstance(node, ast.FunctionDef) and node.name == "training_arguments"
     ]
     read = train_keys_read(tree) | train_keys_read(arguments)
-    assert {"train.precision", "train.batch_size", "train.batch_norm_statistics"} <= read
+    assert {"train.precision", "train.batch_size", "train.augment_on"} <= read
     assert declared == read and "train.epochs" not in declared
     assert "reports/train/best_epoch.json" in stage["deps"], "final.epochs: auto reads it"
     assert not any("metrics.json" in str(entry) for entry in stage["deps"] + stage["params"]), (

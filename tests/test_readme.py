@@ -281,33 +281,33 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
     trial = {
         "date": "2026-12-03",
         "machine": machine,
-        "change": {"train.random_erasing": 0.5},
+        "change": {"train.ema_momentum": 0.99},
         "run": {"best_val_accuracy": 0.9511, "best_epoch": 23, "epochs_run": 24},
         "recipe_run": {"best_epoch": 22, "val_accuracy": 0.9505, "epochs": 24},
         "difference_points": 0.06,
     }
     trials.mkdir(parents=True)
-    (trials / "random_erasing-0.5.json").write_text(json.dumps(trial))
+    (trials / "ema_momentum-0.99.json").write_text(json.dumps(trial))
     text = render.accurate_recipe(render.load_reports(project))
     assert (
-        "`train.random_erasing: 0.5` tried on top of the recipe, train only (`python -m benchmarks.trial accurate "
-        "train.random_erasing=0.5`, [`random_erasing-0.5.json`]"
-        "(reports/recipes/accurate/trials/random_erasing-0.5.json)"
+        "`train.ema_momentum: 0.99` tried on top of the recipe, train only (`python -m benchmarks.trial accurate "
+        "train.ema_momentum=0.99`, [`ema_momentum-0.99.json`]"
+        "(reports/recipes/accurate/trials/ema_momentum-0.99.json)"
     ) in text
     assert "best validation accuracy 0.9511 at epoch 23 of 24, against the recipe's 0.9505 at epoch 22, +0.06" in text
     assert "less than 0.2 points, which one seed cannot tell apart" in text and "the machine's" not in text
-    (trials / "random_erasing-0.5.json").write_text(
+    (trials / "ema_momentum-0.99.json").write_text(
         json.dumps({**trial, "difference_points": -0.5, "machine": {**machine, "cpu": "Other CPU"}})
     )
     text = render.accurate_recipe(render.load_reports(project))
     assert "-0.50 points. The recipe leaves it out. The recipe's run was made on an " in text
     assert "part of the difference may be the machine's" in text
     recipes = yaml.safe_load((project / "recipes.yaml").read_text())
-    recipes["accurate"]["params"]["train.random_erasing"] = 0.5
+    recipes["accurate"]["params"]["train.ema_momentum"] = 0.99
     (project / "recipes.yaml").write_text(yaml.safe_dump(recipes))
     assert "-0.50 points. The recipe includes it." in render.accurate_recipe(render.load_reports(project))
     same_machine = {"experiment": "accurate-here", "best_val_accuracy": 0.9485, "best_epoch": 21}
-    (trials / "random_erasing-0.5.json").write_text(
+    (trials / "ema_momentum-0.99.json").write_text(
         json.dumps(
             {
                 **trial,
@@ -317,7 +317,7 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
             }
         )
     )
-    recipes["accurate"]["params"].pop("train.random_erasing")
+    recipes["accurate"]["params"].pop("train.ema_momentum")
     (project / "recipes.yaml").write_text(yaml.safe_dump(recipes))
     text = render.accurate_recipe(render.load_reports(project))
     assert (
@@ -326,7 +326,7 @@ def test_a_change_tried_on_the_accurate_recipe_is_reported_with_what_the_recipe_
     )
     assert "the machine's" not in text
     together = {"train.optimizer": "momentum", "train.learning_rate": 0.1, "train.weight_decay": 0.005}
-    (trials / "random_erasing-0.5.json").unlink()
+    (trials / "ema_momentum-0.99.json").unlink()
     (trials / "optimizer-momentum_learning_rate-0.1_weight_decay-0.005.json").write_text(
         json.dumps({**trial, "change": together, "difference_points": -0.13})
     )
@@ -395,26 +395,6 @@ def test_the_changes_tried_are_summed_up_against_the_validation_accuracy_the_cpu
     assert "none of them higher" in render.accurate_standing(reports, 0.9505, 0.9435)[0]
     reports["accurate_trials"] = []
     assert render.accurate_standing(reports, 0.9505, 0.9435) == []
-
-
-def test_the_batch_norm_statistics_are_rendered_epoch_for_epoch(project: Path):
-    path = project / "reports/recipes/accurate/batch_norm.json"
-    report = json.loads(path.read_text())
-    report["runs"][0]["epochs"][0] |= {"moving": 0.1234, "recomputed": 0.8765}
-    report["runs"][1]["best"] = {"moving": 0.9, "recomputed": 0.95}
-    path.write_text(json.dumps(report))
-    text = render.batch_norm_statistics(render.load_reports(project))
-    assert "| 1 | 0.1234 | 0.8765 |" in text
-    assert f"{report['runs'][1]['label']}, 0.9000 moving and 0.9500 recomputed (+5.00 points)" in text
-    report["runs"][0]["best"] = {"moving": 0.94, "recomputed": 0.941}
-    assert "less than the 0.2 that one seed can tell apart, so the `accurate` recipe keeps `moving`" in (
-        render.batch_norm_verdict(report)
-    )
-    assert "validate +0.90 points against the recipe's own" in render.batch_norm_verdict(report)
-    report["runs"][1]["best"] = {"moving": 0.9, "recomputed": 0.93}
-    assert "so no recipe adds the average on this evidence" in render.batch_norm_verdict(report)
-    path.unlink()
-    assert render.batch_norm_statistics(render.load_reports(project)).startswith("No committed run")
 
 
 def test_links_are_adapted_to_the_document_that_holds_them():

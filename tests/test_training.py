@@ -8,21 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_mnist import backend, checkpoint, identity, training
+from fashion_mnist import backend, checkpoint, identity
 from fashion_mnist.backend import make_deterministic, resolve_precision, set_precision
 from fashion_mnist.batches import epoch_batches
 from fashion_mnist.checkpoint import STATE_FILE
-from fashion_mnist.errors import ParamsError
 from fashion_mnist.model import build_model
 from fashion_mnist.params import PRECISIONS, SCHEDULES, load_params
 from fashion_mnist.schedule import learning_rate_schedule
-from fashion_mnist.training import (
-    batch_norm_layers,
-    recompute_batch_norm_statistics,
-    statistics_images,
-    train_model,
-    training_arguments,
-)
+from fashion_mnist.training import train_model, training_arguments
 from tests.synthetic import balanced_labels, make_images
 
 EPOCHS = 4
@@ -47,9 +40,7 @@ STRONG = {"model": "vgg_bn", "augment": True, "schedule": "cosine", "weight_deca
 # The fast recipe's tricks: label smoothing and the weights' moving average, which the checkpoint must carry.
 FAST = {"model": "vgg_bn", "schedule": "cosine", "label_smoothing": 0.1, "ema_momentum": 0.9}
 # Augmentation inside the step: its generator's state must be set alike in a resumed run.
-IN_STEP = {"model": "vgg_bn", "augment": True, "random_erasing": 0.5, "augment_on": "device"}
-# Batch-norm statistics recomputed for the averaged weights: the checkpoint must carry them too.
-RECOMPUTED = {"model": "vgg_bn", "ema_momentum": 0.9, "batch_norm_statistics": "recomputed"}
+IN_STEP = {"model": "vgg_bn", "augment": True, "augment_on": "device"}
 
 
 def fit(data, checkpoint_dir: Path, model: str = "blog_cnn", **overrides):
@@ -109,8 +100,8 @@ def test_another_seed_gives_another_run(data, tmp_path: Path):
 
 @pytest.mark.parametrize(
     "recipe",
-    [{}, STRONG, FAST, IN_STEP, RECOMPUTED],
-    ids=["blog_cnn", "vgg_bn-augmented", "fast-tricks", "augmented-in-step", "recomputed-statistics"],
+    [{}, STRONG, FAST, IN_STEP],
+    ids=["blog_cnn", "vgg_bn-augmented", "fast-tricks", "augmented-in-step"],
 )
 def test_a_resumed_run_equals_an_uninterrupted_one(data, tmp_path: Path, monkeypatch, capsys, recipe):
     uninterrupted_model, uninterrupted_history = fit(data, tmp_path / "uninterrupted", **recipe)
@@ -150,92 +141,16 @@ def test_training_stops_after_the_first_epoch_that_stop_when_accepts(data, tmp_p
 
 
 def test_training_arguments_pass_every_setting_of_the_train_section():
-    train = load_params(["train"])["train"] | {"weight_decay": 0, "random_erasing": 0.25, "augment_on": "device"}
+    train = load_params(["train"])["train"] | {"weight_decay": 0, "augment": True, "augment_on": "device"}
     arguments = training_arguments(train)
     # Each key is one of train_model's and holds the section's value: a stage trains with what params.yaml says.
     assert arguments == {key: train[key] for key in arguments} | {"weight_decay": None}, "weight_decay 0: plain Adam"
-    assert {"batch_size", "random_erasing", "augment_on"} <= set(arguments)
-
-
-def moving_statistics(model) -> list[np.ndarray]:
-    layers = batch_norm_layers(model)
-    return [variable.numpy() for layer in layers for variable in (layer.moving_mean, layer.moving_variance)]
-
-
-def test_recomputed_statistics_are_the_mean_of_each_batchs_statistics(data, monkeypatch):
-    (images, _), _ = data
-    monkeypatch.setattr(training, "STATISTICS_BATCH_SIZE", 64)
-    model = build_model("vgg_bn")
-    recompute_batch_norm_statistics(model, images[:128])
-    # The first layer's input depends on no other statistics: its batch means and variances are known exactly.
-    first = batch_norm_layers(model)[0]
-    convolved = keras.ops.convert_to_numpy(keras.Sequential(model.layers[: model.layers.index(first)])(images[:128]))
-    batches = [convolved[:64], convolved[64:]]
-    expected_mean = np.mean([batch.mean(axis=(0, 1, 2)) for batch in batches], axis=0)
-    expected_variance = np.mean([batch.var(axis=(0, 1, 2)) for batch in batches], axis=0)
-    np.testing.assert_allclose(first.moving_mean.numpy(), expected_mean, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(first.moving_variance.numpy(), expected_variance, rtol=1e-4, atol=1e-5)
-    assert first.momentum == 0.99, "Keras's momentum is back for training"
-
-
-@pytest.mark.parametrize("ema_momentum", [None, 0.9], ids=["raw-weights", "averaged-weights"])
-@pytest.mark.parametrize("with_validation", [True, False], ids=["train", "final-train"])
-def test_the_kept_model_carries_the_statistics_of_its_own_weights(data, tmp_path, ema_momentum, with_validation):
-    (images, labels), validation = data
-    kept = {}
-    for statistics in ("moving", "recomputed"):
-        make_deterministic(7)
-        model = build_model("vgg_bn")
-        train_model(
-            model,
-            images=images,
-            labels=labels,
-            validation_data=validation if with_validation else None,
-            epochs=3,
-            batch_size=16,
-            learning_rate=0.003,
-            ema_momentum=ema_momentum,
-            batch_norm_statistics=statistics,
-            seed=7,
-            checkpoint_dir=tmp_path / statistics,
-        )
-        kept[statistics] = moving_statistics(model)
-        kept[f"{statistics}, weights"] = [variable.numpy() for variable in model.trainable_variables]
-        # Recomputing on the kept weights changes nothing when they were recomputed for those weights.
-        recompute_batch_norm_statistics(model, statistics_images(images, seed=7))
-        kept[f"{statistics}, again"] = moving_statistics(model)
-    for kept_statistics, again in zip(kept["recomputed"], kept["recomputed, again"], strict=True):
-        np.testing.assert_allclose(kept_statistics, again, rtol=1e-5, atol=1e-6)
-    assert not all(
-        np.allclose(moving, again, rtol=1e-5, atol=1e-6)
-        for moving, again in zip(kept["moving"], kept["moving, again"], strict=True)
-    ), "Keras's moving averages trail the weights: the check above can tell them apart"
-    if not with_validation:
-        # Training never reads the moving statistics: without a validation to choose an epoch, the weights are equal.
-        for moving, recomputed in zip(kept["moving, weights"], kept["recomputed, weights"], strict=True):
-            np.testing.assert_array_equal(moving, recomputed)
-
-
-def test_recomputed_statistics_leave_a_model_without_batch_norm_as_it_was(data, tmp_path: Path):
-    moving_model, moving_history = fit(data, tmp_path / "moving")
-    recomputed_model, recomputed_history = fit(data, tmp_path / "recomputed", batch_norm_statistics="recomputed")
-    pd.testing.assert_frame_equal(moving_history, recomputed_history, check_exact=True)
-    assert_same_weights(moving_model, recomputed_model)
-
-
-def test_recomputed_statistics_are_refused_over_several_devices(data, tmp_path: Path):
-    with pytest.raises(ParamsError, match="train.batch_norm_statistics: recomputed runs on one device"):
-        fit(data, tmp_path / "checkpoint", model="vgg_bn", batch_norm_statistics="recomputed", devices=2)
+    assert {"batch_size", "augment", "augment_on"} <= set(arguments)
 
 
 def test_an_unknown_place_to_augment_is_refused(data, tmp_path: Path):
     with pytest.raises(ValueError, match="augment_on 'gpu'; expected one of host, device"):
         fit(data, tmp_path / "checkpoint", augment=True, augment_on="gpu")
-
-
-def test_unknown_batch_norm_statistics_are_refused(data, tmp_path: Path):
-    with pytest.raises(ValueError, match="batch_norm_statistics 'exact'; expected one of moving, recomputed"):
-        fit(data, tmp_path / "checkpoint", model="vgg_bn", batch_norm_statistics="exact")
 
 
 def test_a_checkpoint_made_with_other_settings_is_not_resumed(data, tmp_path: Path, monkeypatch, capsys):
