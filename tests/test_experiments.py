@@ -119,3 +119,12 @@ def test_dvc_exp_show_leads_with_validation_accuracy_then_the_params_experiments
     # No mirror list or checksum among them: those are the download's data, not a setting to tune.
     assert not any(column.startswith(("download.mirrors", "download.files")) for column in columns)
     assert len(rows) == 3, "the workspace, the baseline and the experiment"
+    # The documented table, `--only-changed`: the metrics that differ, train's validation scores leading, then the
+    # one param the experiment changed, then the outputs it changed.
+    changed = run(["dvc", "exp", "show", "--only-changed", "--csv"], project).stdout.splitlines()[0].split(",")
+    assert changed[: changed.index("train.epochs") + 1] == [
+        *["Experiment", "rev", "typ", "Created"],
+        *["val_accuracy", "val_loss", "best_epoch", "epochs"],
+        "train.epochs",
+    ]
+    assert "models/model.keras" in changed[changed.index("train.epochs") :]
