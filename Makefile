@@ -12,7 +12,7 @@ test: test-setup test-packages
 	ruff check .
 	pytest
 
-# The tests not marked slow: the unit tests, without the end-to-end runs of DVC (see the README).
+# The tests not marked slow: the unit tests, without the end-to-end runs of DVC (see docs/developing.md).
 test-fast: test-setup test-packages
 	ruff check .
 	pytest -m "not slow"

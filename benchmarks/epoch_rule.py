@@ -36,7 +36,7 @@ from fashion_mnist.history import best_epoch_index
 
 REPORT = paths.REPORTS_DIR / "epoch_rule.json"
 FIGURE = Path("docs/epoch_rule.png")
-# The resolution of one seed on 12,000 validation images, as the README uses it throughout.
+# The resolution of one seed on 12,000 validation images, as the docs use it throughout.
 TOLERANCE_POINTS = 0.2
 RULES = ("lowest val_loss", "highest val_accuracy", f"earliest within {TOLERANCE_POINTS} points of the highest")
 

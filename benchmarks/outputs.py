@@ -1,5 +1,5 @@
 """Where a benchmark writes its report and figures: a quick run's check that it all runs never overwrites the
-committed files the README cites."""
+committed files the docs cite."""
 
 import argparse
 import json

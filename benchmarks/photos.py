@@ -6,7 +6,7 @@
 
 Each of the first 1,000 test images becomes a photo on every background of tests/photographs.py, as
 PNG and JPEG in turn. Writes reports/photos.json (or --output), draws one `predict --explain` figure
-as docs/predict_explain.png (or --figure), both under reports/quick/ in quick mode, and prints the README's table.
+as docs/predict_explain.png (or --figure), both under reports/quick/ in quick mode, and prints the photo page's table.
 """
 
 import argparse
@@ -89,7 +89,7 @@ def draw_explanation(model: Path, images: np.ndarray, labels: np.ndarray, folder
 
 
 def markdown(report: dict) -> str:
-    """The report as the README's table of accuracies by background."""
+    """The report as the photo page's table of accuracies by background."""
     lines = [
         "| background | photos | refused | accuracy, prepared | the same test images | points from them "
         "| whole photo shrunk to 28×28 |",
@@ -104,7 +104,7 @@ def markdown(report: dict) -> str:
 
 
 def softmax_sentence(report: dict) -> str:
-    """The README's words on the figure's two most likely classes, from the report."""
+    """The photo page's words on the figure's two most likely classes, from the report."""
     ranked = sorted(report["explained"]["probabilities"].items(), key=lambda item: item[1], reverse=True)
     (answer, probability), (runner_up, second) = ranked[:2]
     return f"here {answer} has {probability:.3f} and the runner-up, {runner_up}, {second:.3f}"
@@ -143,7 +143,7 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "quick": arguments.quick,
         "model": description,
-        # The file's MD5, as dvc.lock records it: the README's figures are those of the model the lock names.
+        # The file's MD5, as dvc.lock records it: the photo page's figures are those of the model the lock names.
         "model_md5": hashlib.md5(Path(model).read_bytes()).hexdigest() if arguments.model else None,
         "test_images": count,
         "original_accuracy": round(original_accuracy, 4),

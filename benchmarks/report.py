@@ -1,8 +1,8 @@
-"""The benchmark's report as the README's Performance tables, in markdown."""
+"""The benchmark's report as the performance page's tables, in markdown."""
 
 
 def markdown(report: dict) -> str:
-    """The report as the README's Performance tables."""
+    """The report as the performance page's tables."""
     lines = [
         f"Measured {report['date']} on {report['machine']['cpu']}, {report['machine']['cores']} cores "
         f"(AVX512_BF16: {report['machine']['avx512_bf16']}, AMX: {report['machine']['amx_bf16']}, "

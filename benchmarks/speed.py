@@ -8,7 +8,7 @@ data, or in quick mode tiny synthetic data), then times training epochs on that 
 the blog's loop, then the train stage's own `train_model` in float32 and in bfloat16, one after the
 other (see benchmarks/throughput.py for what the median and the fastest epoch say), then the models'
 inference. Run it from the repository root; it writes reports/benchmark.json (or --output; in quick mode
-reports/quick/benchmark.json) and prints the README's markdown tables.
+reports/quick/benchmark.json) and prints the performance page's markdown tables.
 """
 
 import argparse

@@ -28,7 +28,7 @@ SEED = 42
 BATCH_SIZE = 128
 VALIDATION_FRACTION = 0.2
 # train_model's arguments for the train stage's shipped recipe (params.yaml), and for the vgg_bn recipe of the
-# README's results table.
+# docs' results table.
 SHIPPED_RECIPE = {
     "batch_size": BATCH_SIZE,
     "learning_rate": 0.001,

@@ -33,7 +33,7 @@ FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 # A Markdown link's or image's target: `](target)`.
 LINK = re.compile(r"(\]\()([^)\s]+)\)")
 
-# The goals the README measures the project against.
+# The goals the docs measure the project against.
 INT8_SIZE_GOAL = 3.5  # times smaller than models/final.keras, at least
 INT8_DROP_GOAL = 0.5  # points of test accuracy lost, at most
 BFLOAT16_GOAL = 2.5  # times the blog loop's epoch throughput
@@ -73,7 +73,7 @@ def read_run(folder: Path) -> dict[str, dict | None]:
 
 
 def load_reports(root: Path) -> dict:
-    """Every committed file the README cites, read once."""
+    """Every committed file the README and the docs cite, read once."""
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     recipes = yaml.safe_load((root / "recipes.yaml").read_text())
     float32_run = root / "reports/recipes/accurate/float32"
@@ -133,7 +133,7 @@ def load_reports(root: Path) -> dict:
 
 
 def duration(seconds: float) -> str:
-    """Seconds as the README writes them: 55.7 s, 4 min 23 s."""
+    """Seconds as the docs write them: 55.7 s, 4 min 23 s."""
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
@@ -201,7 +201,7 @@ def throughput(benchmark: dict) -> dict[str, dict]:
 
 
 def cpu_words(machine: dict) -> str:
-    """A machine's CPU as the README names it: model, widest vector instructions, cores."""
+    """A machine's CPU as the docs name it: model, widest vector instructions, cores."""
     widest = "AVX-512" if machine.get("avx512f") else "AVX2 only, no AVX-512" if machine.get("avx2") else "no AVX2"
     return f"{machine['cpu']} ({widest}), {machine['cores']} cores"
 
@@ -261,7 +261,7 @@ def results(reports: dict) -> str:
     )
 
 
-# Each recipe's README section, which its row in the results table links to.
+# Each recipe's section in the docs, which its row in the results table links to.
 RECIPE_SECTIONS = {
     "fast": "faster-to-the-blogs-accuracy-the-fast-recipe",
     "accurate": "toward-095-within-15-minutes-the-accurate-recipe",
@@ -691,7 +691,7 @@ def accurate_recipe(reports: dict) -> str:
 
 
 def committed_float32_run(reports: dict) -> dict | None:
-    """The accurate recipe's float32 run, if every report the README cites from it is committed."""
+    """The accurate recipe's float32 run, if every report the docs cite from it is committed."""
     run = reports["accurate_float32"]
     return run if all(run.values()) else None
 

@@ -64,7 +64,7 @@ def test_a_registered_version_downloads_byte_identical_to_the_pushed_model(regis
 
 def test_the_latest_version_a_stage_and_a_path_download_the_same_model(registry: Path, tmp_path: Path):
     path = ARTIFACTS["fashion-cnn"]["path"]
-    assert path == "models/final.keras", "the README's `dvc get` fallback names this path"
+    assert path == "models/final.keras", "the team page's `dvc get` fallback names this path"
     download(registry, tmp_path / "latest", ["dvc", "artifacts", "get"], "fashion-cnn")
     download(registry, tmp_path / "by-stage", ["dvc", "artifacts", "get"], "fashion-cnn", "--stage", STAGE)
     download(registry, tmp_path / "by-path", ["dvc", "get"], path, "--rev", f"fashion-cnn@{VERSION}")
