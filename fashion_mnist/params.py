@@ -84,7 +84,6 @@ def half_open_interval(low: float, high: float) -> Rule:
     )
 
 
-
 def positive_number() -> Rule:
     """A finite number above zero."""
     return Rule(lambda value: _is_number(value) and value > 0, "a finite number > 0")

@@ -166,9 +166,7 @@ def train_model(
     schedule_epochs = schedule_epochs or epochs
     in_step = augment_on == "device" and augment
     # What fit trains: `model` itself, or a wrapper that augments inside the step and shares its weights.
-    trained = (
-        AugmentInStep(model, seed=seed) if in_step else model
-    )
+    trained = AugmentInStep(model, seed=seed) if in_step else model
     trained.compile(
         optimizer=build_optimizer(
             model,
