@@ -1129,9 +1129,10 @@ PARTS = {
 }
 
 
-def documents_of(root: Path) -> list[str]:
-    """The Markdown files that hold rendered parts or link to them: the README and the docs pages."""
-    return ["README.md", *(path.relative_to(root).as_posix() for path in sorted((root / "docs").glob("*.md")))]
+def read_documents(root: Path) -> dict[str, str]:
+    """The Markdown files that hold rendered parts or link to them, the README and the docs pages, by path."""
+    documents = ["README.md", *(path.relative_to(root).as_posix() for path in sorted((root / "docs").glob("*.md")))]
+    return {document: (root / document).read_text() for document in documents}
 
 
 def anchors_of(texts: dict[str, str]) -> dict[str, list[str]]:
@@ -1201,7 +1202,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a document is out of date")
     arguments = parser.parse_args(argv)
-    texts = {document: (root / document).read_text() for document in documents_of(root)}
+    texts = read_documents(root)
     expected = render(texts, load_reports(root))
     stale = [document for document in texts if expected[document] != texts[document]]
     if not arguments.check:

@@ -32,13 +32,8 @@ def edit_json(path: Path, **changes) -> None:
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}, indent=2) + "\n")
 
 
-def documents(root: Path = ROOT) -> dict[str, str]:
-    """The README and the docs pages, by path."""
-    return {document: (root / document).read_text() for document in render.documents_of(root)}
-
-
 def test_the_committed_documents_are_the_rendering_of_the_committed_reports():
-    texts = documents()
+    texts = render.read_documents(ROOT)
     assert set(texts) >= {"README.md", "docs/index.md", "docs/photos.md"}
     rendered = render.render(texts, render.load_reports(ROOT))
     stale = [document for document in texts if rendered[document] != texts[document]]
@@ -122,7 +117,7 @@ def test_a_part_without_a_renderer_is_named():
 
 
 def test_a_part_the_readme_does_not_mark_is_named():
-    texts = documents()
+    texts = render.read_documents(ROOT)
     (holder,) = [document for document, text in texts.items() if "<!-- rendered: gpu -->" in text]
     texts[holder] = texts[holder].replace("<!-- rendered: gpu -->", "<!-- gpu -->")
     with pytest.raises(ValueError, match="no document marks the part 'gpu'"):
@@ -130,7 +125,7 @@ def test_a_part_the_readme_does_not_mark_is_named():
 
 
 def test_a_part_without_its_end_marker_is_refused():
-    texts = documents()
+    texts = render.read_documents(ROOT)
     texts["docs/scaling.md"] += "\n<!-- rendered: gpu -->\nno end\n"
     with pytest.raises(ValueError, match="docs/scaling.md: a `<!-- rendered: NAME -->` marker has no `<!-- end -->`"):
         render.render(texts, render.load_reports(ROOT))
